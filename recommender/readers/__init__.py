@@ -1,0 +1,97 @@
+"""Readers: one per input format, each yielding ``Record`` or ``Problem`` per source record.
+
+>>> for item in read_path("archive/", mapping={"headline": "title", "body": "text"}):
+...     if isinstance(item, Problem):
+...         print(item.location, item.reason)
+
+Every reader sends the body through :mod:`recommender.readers.markers`, so Read-also
+blocks, inline ``READ MORE:`` markers and newsroom boilerplate are handled the same way
+in every format. A malformed record becomes a ``Problem`` naming ``file:line`` (or the
+file) and the reason; reading goes on with the next one. Files are decoded as UTF-8
+(a byte-order mark is skipped; invalid bytes become U+FFFD rather than failing).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from recommender.articles import Article
+
+__all__ = ["FORMATS", "Record", "Problem", "detect_format", "read_path", "parse_mapping"]
+
+FORMATS = ("jsonl", "csv", "text", "html")
+
+_EXTENSIONS = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".csv": "csv", ".tsv": "csv",
+    ".txt": "text", ".md": "text",
+    ".html": "html", ".htm": "html",
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """An article read from ``location`` (``"path/file.jsonl:12"`` or ``"path/page.html"``)."""
+
+    location: str
+    article: Article
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A record that was refused, with the reason."""
+
+    location: str
+    reason: str
+
+
+from .fields import parse_mapping  # noqa: E402  (after Record/Problem: the readers import them)
+
+
+def detect_format(path) -> str:
+    """The format of ``path`` from its extension; ``ValueError`` naming the file otherwise."""
+    suffix = Path(path).suffix.lower()
+    try:
+        return _EXTENSIONS[suffix]
+    except KeyError:
+        known = ", ".join(sorted(_EXTENSIONS))
+        raise ValueError(f"cannot tell the format of {str(path)!r} from its extension (known: {known})") from None
+
+
+def read_path(path, *, format: str | None = None, mapping: dict[str, str] | None = None) -> Iterator[Record | Problem]:
+    """Read a file, or every file of a known extension under a directory (sorted).
+
+    ``format`` forces one reader for every file; ``mapping`` renames fields
+    (target -> source, e.g. ``{"headline": "title", "body": "text"}``).
+    """
+    from .fields import check_mapping
+
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    mapping = check_mapping(mapping)
+    path = Path(path)
+    if path.is_dir():
+        files = []
+        for root, dirs, names in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            files += [Path(root) / name for name in names
+                      if not name.startswith(".") and Path(name).suffix.lower() in _EXTENSIONS]
+        for file in sorted(files):
+            yield from _read_file(file, format or detect_format(file), mapping)
+    elif path.exists():
+        yield from _read_file(path, format or detect_format(path), mapping)
+    else:
+        raise FileNotFoundError(f"no such file or directory: {str(path)!r}")
+
+
+def _read_file(path: Path, format: str, mapping: dict[str, str]) -> Iterator[Record | Problem]:
+    from . import jsonl, page, tabular, text
+
+    reader = {"jsonl": jsonl.read, "csv": tabular.read, "text": text.read, "html": page.read}[format]
+    try:
+        yield from reader(path, mapping)
+    except OSError as error:
+        yield Problem(str(path), f"cannot read file: {error.strerror or error}")

@@ -1,0 +1,154 @@
+"""From a flat dict of source fields to an ``Article``: renaming, coercion, ids, links.
+
+Shared by the JSON Lines and CSV readers (and used by the text reader for its header),
+so every format accepts the same fields in the same way.
+
+Ids: a record without an ``id`` gets a stable one derived from its content, so reading
+the same file twice gives the same ids:
+
+* ``"u-" + sha1(canonical URL)[:16]`` when the record has a URL (tracking parameters,
+  scheme, ``www.`` and trailing slash do not change it);
+* else ``"h-" + sha1(normalised headline + "|" + ISO publication time)[:16]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Mapping
+
+from recommender.articles import (
+    Article,
+    ArticleError,
+    ReadAlsoLink,
+    canonical_url,
+    normalise_headline,
+    parse_datetime,
+)
+
+from . import markers
+
+FIELDS = ("id", "url", "headline", "body", "published_at", "section", "language", "read_also")
+
+
+def parse_mapping(spec: str | None) -> dict[str, str]:
+    """``"headline=title,body=text"`` -> ``{"headline": "title", "body": "text"}`` (the CLI's ``--map``)."""
+    mapping: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        target, sep, source = part.partition("=")
+        if not sep or not target.strip() or not source.strip():
+            raise ValueError(f"mapping items look like target=source, got {part.strip()!r}")
+        mapping[target.strip()] = source.strip()
+    check_mapping(mapping)
+    return mapping
+
+
+def check_mapping(mapping: Mapping[str, str] | None) -> dict[str, str]:
+    mapping = dict(mapping or {})
+    unknown = sorted(set(mapping) - set(FIELDS))
+    if unknown:
+        raise ValueError(f"mapping targets must be among {', '.join(FIELDS)}; got {', '.join(unknown)}")
+    return mapping
+
+
+def apply_mapping(raw: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
+    """The target fields of ``raw``: mapped source fields first, then same-named ones."""
+    out: dict[str, Any] = {}
+    for name in FIELDS:
+        source = mapping.get(name, name)
+        if source in raw:
+            out[name] = raw[source]
+        elif name in raw and name not in mapping:
+            out[name] = raw[name]
+    return out
+
+
+def derive_id(url: str | None, headline: str, published_at) -> str:
+    """A stable id for a record that has none (see the module docstring)."""
+    canonical = canonical_url(url)
+    if canonical:
+        return "u-" + hashlib.sha1(canonical.encode("utf-8")).hexdigest()[:16]
+    moment = published_at.isoformat() if published_at is not None else ""
+    key = f"{normalise_headline(headline)}|{moment}"
+    return "h-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ArticleError(f"{name} must be text, got {value!r}")
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise ArticleError(f"{name} must be text, got {type(value).__name__}")
+
+
+def parse_links(value: Any) -> list[ReadAlsoLink]:
+    """``read_also``: a list of ``{headline, url}`` objects or of headline strings.
+
+    A string (a CSV cell) is decoded as JSON first; an empty cell is no links.
+    """
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ArticleError("read_also is not a JSON list") from None
+    if not isinstance(value, list):
+        raise ArticleError(f"read_also must be a list, got {type(value).__name__}")
+    links = []
+    for position, item in enumerate(value, 1):
+        if isinstance(item, str):
+            item = {"headline": item}
+        if not isinstance(item, dict):
+            raise ArticleError(f"read_also item {position} must be an object with a headline")
+        headline = _text(item.get("headline", item.get("title")), f"read_also item {position} headline")
+        url = _text(item.get("url"), f"read_also item {position} url")
+        if not headline or not headline.strip():
+            raise ArticleError(f"read_also item {position} has no headline")
+        links.append(ReadAlsoLink(headline, url.strip() or None if url else None))
+    return links
+
+
+def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = None) -> Article:
+    """An ``Article`` from one source record; raises ``ArticleError`` naming the bad field.
+
+    The body goes through :func:`markers.extract`; links found there come after the
+    record's own ``read_also`` links (same headline twice is kept once).
+    """
+    fields = apply_mapping(raw, mapping or {})
+    headline = _text(fields.get("headline"), "headline")
+    if not headline or not headline.strip():
+        source = (mapping or {}).get("headline", "headline")
+        raise ArticleError(f"missing headline (field {source!r})")
+    body = _text(fields.get("body"), "body") or ""
+    url = _text(fields.get("url"), "url")
+    published_at = parse_datetime(_text(fields.get("published_at"), "published_at"))
+    links = parse_links(fields.get("read_also"))
+    extracted = markers.extract(body)
+    seen = {normalise_headline(link.headline) for link in links}
+    for link in extracted.links:
+        key = normalise_headline(link.headline)
+        if key not in seen:
+            seen.add(key)
+            links.append(link)
+    article_id = _text(fields.get("id"), "id")
+    if article_id is None or not article_id.strip():
+        article_id = derive_id(url, headline, published_at)
+    return Article(
+        id=article_id,
+        headline=headline,
+        body=extracted.body,
+        url=url,
+        published_at=published_at,
+        section=_text(fields.get("section"), "section"),
+        language=_text(fields.get("language"), "language") or "en",
+        read_also=tuple(links),
+    )

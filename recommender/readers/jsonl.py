@@ -1,0 +1,58 @@
+"""JSON Lines: one JSON object per line (``.jsonl``, ``.ndjson``, ``.json``).
+
+A ``.json`` file holding one JSON array of objects (or one object) spread over many lines
+is read too; its items are located as ``file.json[0]``, ``file.json[1]``, ...
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from recommender.articles import ArticleError
+
+from . import Problem, Record
+from .fields import build_article
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 without a byte-order mark; invalid bytes become U+FFFD."""
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
+    data = path.read_bytes()
+    text = decode(data)
+    stripped = text.lstrip()
+    if stripped[:1] in "[{" and "\n" in stripped.rstrip():
+        try:
+            whole = json.loads(text)
+        except ValueError:
+            whole = None
+        if isinstance(whole, list):
+            for index, item in enumerate(whole):
+                yield _record(item, f"{path}[{index}]", mapping)
+            return
+        if isinstance(whole, dict):
+            yield _record(whole, f"{path}:1", mapping)
+            return
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        location = f"{path}:{number}"
+        try:
+            raw = json.loads(line)
+        except ValueError as error:
+            yield Problem(location, f"invalid JSON: {error}")
+            continue
+        yield _record(raw, location, mapping)
+
+
+def _record(raw: Any, location: str, mapping: dict[str, str]) -> Record | Problem:
+    if not isinstance(raw, dict):
+        return Problem(location, f"expected a JSON object, got {type(raw).__name__}")
+    try:
+        return Record(location, build_article(raw, mapping))
+    except ArticleError as error:
+        return Problem(location, str(error))

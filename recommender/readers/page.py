@@ -1,0 +1,127 @@
+"""HTML article pages (``.html``, ``.htm``), parsed with BeautifulSoup's ``html.parser``.
+
+* headline: ``og:title``, else the first ``<h1>``, else ``<title>``;
+* url: ``<link rel=canonical>``, else ``og:url``;
+* published: ``article:published_time`` (must be ISO 8601), else the first
+  ``<time datetime>`` that parses;
+* section: ``article:section``; language: ``<html lang>`` (ignored when not a code);
+* id: derived from the canonical URL when there is one (see ``fields``), else the file stem;
+* body: the ``<p>`` of ``<article>`` (else of the whole page) outside nav, header, footer,
+  aside, form and Read-also blocks; script and style never reach it;
+* Read-also links: blocks whose class or id says read-also / related / read-more /
+  see-also, and headings like "Read also" / "Related" followed by a list of links; the
+  hrefs are resolved against the page URL. Body text then goes through ``markers`` too.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, Tag
+
+from recommender.articles import ArticleError, parse_datetime
+
+from . import Problem, Record, markers
+from .fields import build_article
+from .jsonl import decode
+
+_BLOCK_CLASS = re.compile(r"read-?also|related|read-?more|see-?also|more-?on|also-?read", re.I)
+_HEADINGS = ("h2", "h3", "h4", "h5", "h6", "strong", "b", "p", "div", "span")
+_OUTSIDE = ("nav", "header", "footer", "aside", "form", "menu")
+_SPACE = re.compile(r"\s+")
+
+
+def _meta(soup: BeautifulSoup, *names: str) -> str | None:
+    for name in names:
+        tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
+        if isinstance(tag, Tag) and isinstance(tag.get("content"), str) and tag["content"].strip():
+            return tag["content"].strip()
+    return None
+
+
+def _text(tag) -> str:
+    return _SPACE.sub(" ", tag.get_text(" ", strip=True)).strip() if tag is not None else ""
+
+
+def _canonical(soup: BeautifulSoup) -> str | None:
+    for link in soup.find_all("link", href=True):
+        rel = link.get("rel") or []
+        rel = rel if isinstance(rel, list) else [rel]
+        if "canonical" in [r.lower() for r in rel] and link["href"].strip():
+            return link["href"].strip()
+    return _meta(soup, "og:url")
+
+
+def _links_in(block: Tag, base: str) -> list[dict]:
+    items = []
+    for anchor in block.find_all("a"):
+        headline = _text(anchor)
+        href = anchor.get("href")
+        if headline:
+            items.append({"headline": headline, "url": urljoin(base, href.strip()) if isinstance(href, str) and href.strip() else None})
+    if not items:  # a plain list of headlines
+        items = [{"headline": _text(li)} for li in block.find_all("li") if _text(li)]
+    return items
+
+
+def _read_also_blocks(soup: BeautifulSoup) -> list[Tag]:
+    blocks: list[Tag] = []
+    for tag in soup.find_all(True):
+        if any(tag is b or b in tag.parents for b in blocks):
+            continue
+        names = " ".join((tag.get("class") or []) + [tag.get("id") or ""]) if tag.name != "body" else ""
+        if tag.name not in ("html", "body", "article", "main") and _BLOCK_CLASS.search(names):
+            blocks.append(tag)
+        elif tag.name in _HEADINGS and len(_text(tag)) < 40 and markers._BLOCK_LABEL.match(_text(tag)) \
+                and not tag.find(("ul", "ol")):
+            following = tag.find_next_sibling()
+            if following is not None and following.name in ("ul", "ol") and following.find("a"):
+                blocks += [tag, following]
+    return blocks
+
+
+def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
+    location = str(path)
+    soup = BeautifulSoup(decode(path.read_bytes()), "html.parser")
+    for tag in soup.find_all(("script", "style", "noscript", "template", "svg", "iframe")):
+        tag.decompose()
+    url = _canonical(soup)
+    base = url or ""
+    headline = _meta(soup, "og:title") or _text(soup.find("h1")) or _text(soup.find("title"))
+    published = _meta(soup, "article:published_time")
+    if published is None:
+        for time in soup.find_all("time", datetime=True):
+            try:
+                if parse_datetime(time["datetime"]) is not None:
+                    published = time["datetime"]
+                    break
+            except (ArticleError, ValueError, OverflowError):
+                continue
+    html_tag = soup.find("html")
+    language = html_tag.get("lang") if isinstance(html_tag, Tag) else None
+    if not isinstance(language, str) or not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*", language.strip()):
+        language = None
+    links: list[dict] = []
+    for block in _read_also_blocks(soup):
+        if block.name not in _HEADINGS or block.find("a"):
+            links += _links_in(block, base)
+        block.decompose()
+    container = soup.find("article")
+    if container is None or not container.find("p"):
+        container = soup
+    paragraphs = [_text(p) for p in container.find_all("p")
+                  if not any(parent.name in _OUTSIDE for parent in p.parents)]
+    body = "\n".join(p for p in paragraphs if p)
+    if not headline:
+        yield Problem(location, "no headline: no og:title, <h1> or <title>")
+        return
+    raw = {"id": None if url else path.stem, "headline": headline, "body": body, "url": url,
+           "published_at": published, "section": _meta(soup, "article:section"),
+           "language": language, "read_also": links}
+    try:
+        yield Record(location, build_article(raw))
+    except (ArticleError, ValueError) as error:
+        yield Problem(location, str(error))

@@ -1,0 +1,89 @@
+"""Raw text articles (``.txt``, ``.md``) in the shape of the seed article.
+
+Paragraphs are lines (blank lines between them are allowed). An optional header block
+opens the file: ``key: value`` lines with keys among ``id``, ``headline`` (or ``title``),
+``url``, ``published`` (or ``published_at``, ``date``), ``section``, ``language`` (or
+``lang``), ended by a blank line. Without a header:
+
+* the id is the file name's stem;
+* the headline is the first line when that line looks like one (at most 16 words, not
+  ending in a full stop, colon or comma, with more text below it, as in the BBC corpus);
+  it is then not part of the body. Otherwise the headline is the body's first sentence,
+  cut at a word boundary to at most 90 characters (with "…" when cut).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+
+from recommender.articles import ArticleError
+
+from . import Problem, Record, markers
+from .fields import apply_mapping, build_article
+from .jsonl import decode
+
+_HEADER = re.compile(r"^\s*(id|headline|title|url|published|published_at|date|section|language|lang)\s*:\s*(.*?)\s*$", re.I)
+_ALIASES = {"title": "headline", "published": "published_at", "date": "published_at", "lang": "language"}
+_SENTENCE = re.compile(r"(.+?[.!?][\"”’']?)(?=\s+[\"“‘']?[A-Z0-9]|\s*$)", re.S)
+HEADLINE_CHARS = 90
+
+
+def split_header(text: str) -> tuple[dict[str, str], str]:
+    """The header fields (canonical names) and the rest of the text."""
+    lines = text.split("\n")
+    fields: dict[str, str] = {}
+    for number, line in enumerate(lines):
+        if not line.strip():
+            if fields:
+                return fields, "\n".join(lines[number + 1:])
+            return {}, text
+        match = _HEADER.match(line)
+        if not match:
+            return {}, text
+        key = match.group(1).lower()
+        fields[_ALIASES.get(key, key)] = match.group(2)
+    return {}, text  # a header with no body under it is not a header
+
+
+def headline_from(body: str, limit: int = HEADLINE_CHARS) -> str:
+    """The first sentence of ``body``, cut at a word boundary to ``limit`` characters."""
+    first = next((line.strip() for line in body.split("\n") if line.strip()), "")
+    match = _SENTENCE.match(first)
+    sentence = (match.group(1) if match else first).strip()
+    if len(sentence) <= limit:
+        return sentence.rstrip(".").strip() if sentence.endswith(".") and not sentence.endswith("..") else sentence
+    cut = sentence[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:-–—")
+    return cut + "…"
+
+
+def _looks_like_headline(line: str) -> bool:
+    words = line.split()
+    return 0 < len(words) <= 16 and not line.rstrip().endswith((".", ":", ",", ";")) \
+        and not markers._BLOCK_LABEL.match(line)
+
+
+def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
+    text = decode(path.read_bytes()).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    location = str(path)
+    header, body = split_header(text)
+    raw: dict[str, str] = dict(header)
+    raw.setdefault("id", path.stem)
+    if not apply_mapping(raw, mapping).get("headline"):
+        lines = [line for line in body.split("\n")]
+        nonblank = [i for i, line in enumerate(lines) if line.strip()]
+        if len(nonblank) > 1 and _looks_like_headline(lines[nonblank[0]]):
+            raw["headline"] = lines[nonblank[0]].strip()
+            body = "\n".join(lines[nonblank[0] + 1:])
+        else:
+            raw["headline"] = headline_from(markers.extract(body).body)
+    raw["body"] = body
+    if not raw["headline"].strip():
+        yield Problem(location, "no text to make an article from")
+        return
+    mapping = {k: v for k, v in mapping.items() if v in raw}  # header keys only
+    try:
+        yield Record(location, build_article(raw, mapping))
+    except ArticleError as error:
+        yield Problem(location, str(error))
