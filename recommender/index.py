@@ -1,0 +1,106 @@
+"""The searchable index: unit TF-IDF rows with their ids and filterable metadata, inverted postings, incremental add."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.articles import Article
+from recommender.topk import Neighbours
+
+NO_DATE = np.nan
+
+
+def epoch_seconds(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else NO_DATE
+
+
+class ArticleIndex:
+    """Rows of article vectors; a replaced article keeps its old row hidden and gains a new one."""
+
+    def __init__(self, matrix: sp.csr_matrix, ids: Sequence[str], published: np.ndarray,
+                 sections: Sequence[str | None], languages: Sequence[str]):
+        if not (matrix.shape[0] == len(ids) == len(published) == len(sections) == len(languages)):
+            raise ValueError("matrix rows, ids and metadata must have the same length")
+        self.matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self.ids = list(ids)
+        self.published = np.asarray(published, dtype=np.float64)
+        self.sections = np.asarray([s or "" for s in sections], dtype=object)
+        self.languages = np.asarray(list(languages), dtype=object)
+        self.alive = np.ones(len(self.ids), dtype=bool)
+        self.row_of = {article_id: row for row, article_id in enumerate(self.ids)}
+        self._postings = None
+
+    @classmethod
+    def from_articles(cls, articles: Sequence[Article], matrix: sp.csr_matrix) -> "ArticleIndex":
+        return cls(matrix, [a.id for a in articles], [epoch_seconds(a.published_at) for a in articles],
+                   [a.section for a in articles], [a.language for a in articles])
+
+    def __len__(self) -> int:
+        return int(self.alive.sum())
+
+    def __contains__(self, article_id: str) -> bool:
+        return article_id in self.row_of
+
+    @property
+    def postings(self) -> sp.csr_matrix:
+        """Term -> rows inverted index (the transposed matrix), built on first use."""
+        if self._postings is None:
+            self._postings = self.matrix.T.tocsr()
+        return self._postings
+
+    def add(self, articles: Sequence[Article], matrix: sp.csr_matrix) -> None:
+        """Append new rows; an id already present is replaced (its old row is hidden)."""
+        if not articles:
+            return
+        for article in articles:
+            if article.id in self.row_of:
+                self.alive[self.row_of[article.id]] = False
+        start = len(self.ids)
+        self.matrix = sp.vstack([self.matrix, sp.csr_matrix(matrix, dtype=np.float32)], format="csr")
+        self.ids.extend(a.id for a in articles)
+        self.published = np.concatenate([self.published, [epoch_seconds(a.published_at) for a in articles]])
+        self.sections = np.concatenate([self.sections, np.asarray([a.section or "" for a in articles], dtype=object)])
+        self.languages = np.concatenate([self.languages, np.asarray([a.language for a in articles], dtype=object)])
+        self.alive = np.concatenate([self.alive, np.ones(len(articles), dtype=bool)])
+        self.row_of.update((a.id, start + i) for i, a in enumerate(articles))
+        self._postings = None
+
+    def vector(self, article_id: str) -> sp.csr_matrix:
+        return self.matrix[self.row_of[article_id]]
+
+    def mask(self, *, language: str | None = None, section: str | None = None,
+             published_after: float | None = None, exclude: Sequence[str] = ()) -> np.ndarray:
+        """Rows allowed as candidates: alive, and matching the given filters."""
+        allowed = self.alive.copy()
+        if language is not None:
+            allowed &= self.languages == language
+        if section is not None:
+            allowed &= self.sections == section.strip().lower()
+        if published_after is not None:
+            with np.errstate(invalid="ignore"):
+                allowed &= self.published >= published_after
+        rows = [self.row_of[i] for i in exclude if i in self.row_of]
+        allowed[rows] = False
+        return allowed
+
+    def search(self, query: sp.csr_matrix, k: int, mask: np.ndarray | None = None) -> Neighbours:
+        """Exact top-k rows by cosine for one query row, through the inverted postings."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        scores = np.asarray((sp.csr_matrix(query, dtype=np.float32) @ self.postings).todense()).ravel()
+        if mask is not None:
+            scores[~mask] = 0.0
+        candidates = np.flatnonzero(scores > 0)
+        if candidates.size > k:
+            kth = -np.partition(-scores[candidates], k - 1)[k - 1]
+            candidates = candidates[scores[candidates] >= kth]
+        order = np.lexsort((candidates, -scores[candidates]))[:k]
+        rows = candidates[order]
+        indices = np.full((1, k), -1, dtype=np.int64)
+        values = np.full((1, k), -np.inf, dtype=np.float32)
+        indices[0, : rows.size], values[0, : rows.size] = rows, scores[rows]
+        return Neighbours(indices, values)

@@ -1,0 +1,89 @@
+"""Small pure functions that shape a ranking: filters, recency, near-duplicate collapse, diversity, reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import scipy.sparse as sp
+
+SECONDS_PER_DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a caller allows in a ranking. ``max_age_days`` counts back from ``now``."""
+
+    section: str | None = None
+    max_age_days: float | None = None
+    exclude: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self):
+        if self.max_age_days is not None and not self.max_age_days > 0:
+            raise ValueError(f"max_age_days must be positive, got {self.max_age_days}")
+        object.__setattr__(self, "exclude", frozenset(self.exclude))
+
+    def published_after(self, now: datetime) -> float | None:
+        if self.max_age_days is None:
+            return None
+        return now.timestamp() - self.max_age_days * SECONDS_PER_DAY
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One related story: id, score (higher is better) and a short human reason."""
+
+    id: str
+    score: float
+    reason: str
+
+
+def recency_weight(age_days: np.ndarray, half_life_days: float) -> np.ndarray:
+    """Exponential decay: 1 at age 0, 0.5 at the half-life; unknown ages (nan) get 0.5."""
+    weight = np.power(0.5, np.abs(np.asarray(age_days, dtype=np.float64)) / half_life_days)
+    return np.where(np.isnan(weight), 0.5, weight)
+
+
+def collapse_near_duplicates(order: Sequence[int], similarity: np.ndarray, threshold: float) -> list[int]:
+    """Keep, in ranking order, each candidate unless it is a near-duplicate of one already kept.
+
+    ``similarity`` is the candidates' pairwise cosine matrix, indexed like ``order``'s positions.
+    """
+    kept: list[int] = []
+    for position in range(len(order)):
+        if all(similarity[position, other] < threshold for other in kept):
+            kept.append(position)
+    return [order[position] for position in kept]
+
+
+def maximal_marginal_relevance(relevance: np.ndarray, similarity: np.ndarray, k: int, diversity: float) -> list[int]:
+    """Positions chosen greedily by ``(1 - diversity) * relevance - diversity * max similarity to chosen``."""
+    if not 0.0 <= diversity <= 1.0:
+        raise ValueError(f"diversity must be in [0, 1], got {diversity}")
+    remaining = list(range(len(relevance)))
+    chosen: list[int] = []
+    while remaining and len(chosen) < k:
+        redundancy = similarity[np.ix_(remaining, chosen)].max(axis=1) if chosen else np.zeros(len(remaining))
+        gain = (1.0 - diversity) * relevance[remaining] - diversity * redundancy
+        best = remaining[int(np.argmax(gain))]
+        chosen.append(best)
+        remaining.remove(best)
+    return chosen
+
+
+def shared_terms(query: sp.csr_matrix, candidate: sp.csr_matrix, terms: np.ndarray, n: int = 3) -> list[str]:
+    """The terms that add most to the cosine of two rows, strongest first."""
+    product = sp.csr_matrix(query.multiply(candidate))
+    if product.nnz == 0:
+        return []
+    strongest = np.argsort(-product.data, kind="stable")[:n]
+    return [str(terms[product.indices[i]]) for i in strongest]
+
+
+def describe(terms: list[str], extra: Sequence[str] = ()) -> str:
+    """A short reason such as ``shares "ceasefire", "putin"; same story, fresh``."""
+    parts = [f"shares {', '.join(repr(t) for t in terms)}"] if terms else []
+    parts.extend(extra)
+    return "; ".join(parts) or "similar wording"

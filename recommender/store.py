@@ -1,0 +1,247 @@
+"""The SQLite store: articles with their Read-also links, editor feedback, events, precomputed lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from recommender.articles import Article, ReadAlsoLink, canonical_url, normalise_headline, parse_datetime
+
+DEFAULT_DB = Path("readalso-data") / "readalso.db"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY,
+    url TEXT,
+    canonical_url TEXT,
+    headline TEXT NOT NULL,
+    norm_headline TEXT NOT NULL,
+    body TEXT NOT NULL,
+    published_at TEXT,
+    section TEXT,
+    language TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_canonical_url ON articles(canonical_url);
+CREATE INDEX IF NOT EXISTS articles_norm_headline ON articles(norm_headline);
+CREATE TABLE IF NOT EXISTS read_also (
+    source_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    headline TEXT NOT NULL,
+    url TEXT,
+    target_id TEXT,
+    resolution TEXT,
+    PRIMARY KEY (source_id, position)
+);
+CREATE INDEX IF NOT EXISTS read_also_target ON read_also(target_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used (path, permissions, schema)."""
+
+
+def default_db_path() -> Path:
+    """``READALSO_DB`` if set, else ``./readalso-data/readalso.db``."""
+    return Path(os.environ.get("READALSO_DB") or DEFAULT_DB)
+
+
+class Store:
+    """Articles and their links in one SQLite file; every write is one transaction."""
+
+    def __init__(self, path: str | os.PathLike, *, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"no store at {self.path} (run 'readalso ingest' first)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"cannot open store {self.path}: {error}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self):
+        """All or nothing: commits on success, rolls back on any error."""
+        with self._db:
+            yield self._db
+
+    # -- articles -----------------------------------------------------------------------------
+    def upsert(self, article: Article) -> tuple[str, str]:
+        """Insert or update one article with its links, atomically.
+
+        Matches by id, else by canonical URL (the stored id is kept). Returns
+        ``(status, id)`` with status ``"new"``, ``"updated"`` or ``"unchanged"``.
+        """
+        with self.transaction() as db:
+            return self._upsert(db, article)
+
+    def upsert_many(self, articles: Iterable[Article]) -> list[tuple[str, str]]:
+        """Upsert several articles in one transaction (all or none)."""
+        with self.transaction() as db:
+            return [self._upsert(db, article) for article in articles]
+
+    def _upsert(self, db: sqlite3.Connection, article: Article) -> tuple[str, str]:
+        row = db.execute("SELECT id, content_hash, url FROM articles WHERE id = ?", (article.id,)).fetchone()
+        canonical = article.canonical_url
+        if row is None and canonical:
+            row = db.execute("SELECT id, content_hash, url FROM articles WHERE canonical_url = ?",
+                             (canonical,)).fetchone()
+        values = dict(
+            url=article.url, canonical_url=canonical, headline=article.headline,
+            norm_headline=normalise_headline(article.headline), body=article.body,
+            published_at=article.published_at.isoformat() if article.published_at else None,
+            section=article.section, language=article.language, content_hash=article.content_hash,
+            updated_at=datetime.now(timezone.utc).isoformat(),
+        )
+        if row is None:
+            db.execute(f"INSERT INTO articles (id, {', '.join(values)}) VALUES (?{', ?' * len(values)})",
+                       (article.id, *values.values()))
+            status, article_id = "new", article.id
+        else:
+            article_id = row["id"]
+            unchanged = row["content_hash"] == article.content_hash and row["url"] == article.url
+            status = "unchanged" if unchanged else "updated"
+            if unchanged:
+                return status, article_id
+            db.execute(f"UPDATE articles SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                       (*values.values(), article_id))
+            db.execute("DELETE FROM read_also WHERE source_id = ?", (article_id,))
+        db.executemany(
+            "INSERT INTO read_also (source_id, position, headline, url, target_id, resolution) VALUES (?, ?, ?, ?, ?, ?)",
+            [(article_id, i, link.headline, link.url, link.target_id, link.resolution)
+             for i, link in enumerate(article.read_also)],
+        )
+        return status, article_id
+
+    def get(self, article_id: str) -> Article | None:
+        found = self.get_many([article_id])
+        return found.get(article_id)
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Article]:
+        """Stored articles by id (unknown ids are left out)."""
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, Article] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk).fetchall()
+            links = self._links_of([row["id"] for row in rows])
+            found.update((row["id"], _article(row, links.get(row["id"], ()))) for row in rows)
+        return found
+
+    def iter_articles(self, *, batch_size: int = 2000) -> Iterator[Article]:
+        """Every stored article, ordered by publication time then id."""
+        last = ("", "")
+        while True:
+            rows = self._db.execute(
+                "SELECT * FROM articles WHERE (coalesce(published_at, ''), id) > (?, ?) "
+                "ORDER BY coalesce(published_at, ''), id LIMIT ?", (*last, batch_size)).fetchall()
+            if not rows:
+                return
+            links = self._links_of([row["id"] for row in rows])
+            for row in rows:
+                yield _article(row, links.get(row["id"], ()))
+            last = (rows[-1]["published_at"] or "", rows[-1]["id"])
+
+    def content_hashes(self) -> dict[str, str]:
+        return dict(self._db.execute("SELECT id, content_hash FROM articles").fetchall())
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def find_by_canonical_url(self, url: str) -> str | None:
+        row = self._db.execute("SELECT id FROM articles WHERE canonical_url = ?", (canonical_url(url),)).fetchone()
+        return row["id"] if row else None
+
+    def find_by_headline(self, headline: str) -> list[str]:
+        rows = self._db.execute("SELECT id FROM articles WHERE norm_headline = ? ORDER BY id",
+                                (normalise_headline(headline),)).fetchall()
+        return [row["id"] for row in rows]
+
+    def link_candidates(self) -> list[tuple[str, str | None, str]]:
+        """``(id, url, headline)`` of every article, oldest first, for link resolution."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT id, url, headline FROM articles ORDER BY coalesce(published_at, ''), id")]
+
+    # -- links --------------------------------------------------------------------------------
+    def _links_of(self, ids: list[str]) -> dict[str, list[ReadAlsoLink]]:
+        links: dict[str, list[ReadAlsoLink]] = {}
+        if not ids:
+            return links
+        marks = ",".join("?" * len(ids))
+        for row in self._db.execute(
+                f"SELECT * FROM read_also WHERE source_id IN ({marks}) ORDER BY source_id, position", ids):
+            links.setdefault(row["source_id"], []).append(
+                ReadAlsoLink(row["headline"], row["url"], row["target_id"], row["resolution"]))
+        return links
+
+    def unresolved_links(self) -> list[tuple[str, int, str, str | None]]:
+        """``(source_id, position, headline, url)`` of links not yet pointing at a stored article."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT source_id, position, headline, url FROM read_also WHERE target_id IS NULL "
+            "ORDER BY source_id, position")]
+
+    def set_link_targets(self, targets: Iterable[tuple[str, int, str, str]]) -> None:
+        """Record ``(source_id, position, target_id, resolution)`` for resolved links."""
+        with self.transaction() as db:
+            db.executemany("UPDATE read_also SET target_id = ?, resolution = ? WHERE source_id = ? AND position = ?",
+                           [(target, how, source, position) for source, position, target, how in targets])
+
+    def clear_dangling_links(self) -> None:
+        """Forget targets whose article no longer exists."""
+        with self.transaction() as db:
+            db.execute("UPDATE read_also SET target_id = NULL, resolution = NULL WHERE target_id IS NOT NULL "
+                       "AND target_id NOT IN (SELECT id FROM articles)")
+
+    def link_counts(self) -> dict[str, int]:
+        row = self._db.execute("SELECT count(*), count(target_id) FROM read_also").fetchone()
+        return {"links": row[0], "resolved": row[1], "unresolved": row[0] - row[1]}
+
+    def inbound_counts(self) -> dict[str, int]:
+        """How many Read-also links point at each article (editors' popularity)."""
+        return dict(self._db.execute(
+            "SELECT target_id, count(*) FROM read_also WHERE target_id IS NOT NULL GROUP BY target_id").fetchall())
+
+    def resolved_links(self) -> list[tuple[str, str]]:
+        """``(source_id, target_id)`` of every resolved Read-also link."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT source_id, target_id FROM read_also WHERE target_id IS NOT NULL ORDER BY source_id, position")]
+
+    # -- metadata -----------------------------------------------------------------------------
+    def get_meta(self, key: str, default=None):
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def set_meta(self, key: str, value) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       (key, json.dumps(value)))
+
+
+def _article(row: sqlite3.Row, links) -> Article:
+    return Article(
+        id=row["id"], headline=row["headline"], body=row["body"], url=row["url"],
+        published_at=parse_datetime(row["published_at"]), section=row["section"], language=row["language"],
+        read_also=tuple(links),
+    )
