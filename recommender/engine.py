@@ -199,9 +199,18 @@ class Engine:
         now = now or datetime.now(timezone.utc)
         mask = self.index.mask(language=language if self.config.same_language else None, section=filters.section,
                                published_after=filters.published_after(now), exclude=[*filters.exclude, *exclude])
-        hits = self.index.search(vector, 4 * k + 10, mask)
+        hits = self.index.search(vector, candidate_count(k), mask)
         rows = hits.indices[0][hits.indices[0] >= 0]
-        scores = hits.scores[0][: rows.size].astype(np.float64)
+        return self.rerank(vector, rows, hits.scores[0][: rows.size], k, diversity=diversity)
+
+    def rerank(self, vector: sp.csr_matrix, rows: np.ndarray, scores: np.ndarray, k: int, *,
+               diversity: float = 0.0) -> list[Recommendation]:
+        """Turn cosine candidates (best first) into the final top-k: duplicates collapsed, diversified, explained.
+
+        The live path and batch scoring both end here, so they rank alike.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        scores = np.asarray(scores, dtype=np.float64)
         if self.config.collapse_duplicates:
             keep = scores < self.config.duplicate_threshold  # wire copies of the query itself
             rows, scores = rows[keep], scores[keep]
@@ -218,6 +227,11 @@ class Engine:
         return [Recommendation(self.index.ids[rows[p]], round(float(scores[p]), 6),
                                describe(shared_terms(vector, candidates[p], self.terms)))
                 for p in positions]
+
+
+def candidate_count(k: int) -> int:
+    """How many cosine candidates feed the final top-k (room for duplicates and diversity)."""
+    return 4 * k + 10
 
 
 def _anchors(articles: Sequence[Article]) -> list[list[str]]:
