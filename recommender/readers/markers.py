@@ -58,6 +58,8 @@ _NO_END = _SENTENCE_ONLY | frozenset(
 )
 _QUOTES_OPEN = "\"“'‘"
 _MAX_HEADLINE_WORDS = 30
+_SENTENCE_INSIDE = re.compile(r"[a-z]{2}[.!?][\"”’')]*\s+[\"“‘'(]?[A-Z]")
+_MEDIA_TAG = re.compile(r"\s*\((?:video|photos?|watch|live|audio|gallery|interactive)\)$", re.I)
 
 
 class Extracted(NamedTuple):
@@ -73,6 +75,7 @@ def extract(text: str) -> Extracted:
     Paragraphs (lines) are kept in order; blank-line runs are collapsed to one.
     """
     lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = [line for line in lines if not _BOILERPLATE_RE.match(line.strip())]
     links: list[ReadAlsoLink] = []
     kept: list[str] = []
     i = 0
@@ -85,20 +88,31 @@ def extract(text: str) -> Extracted:
                     items.append(bullet.group(1))
                 elif lines[j].strip() and items:
                     break
-                elif lines[j].strip():  # a label with no list under it: leave it alone
+                elif lines[j].strip():
                     break
                 j += 1
+            if not items:  # "Read more:" over plain headline lines (no bullets)
+                j = i + 1
+                while j < len(lines) and len(items) < 10 and _looks_like_headline_line(lines[j]):
+                    items.append(lines[j].strip())
+                    j += 1
             if items:
                 links += [ReadAlsoLink(headline) for headline in items]
                 i = j
                 continue
         line, found = _extract_inline(lines[i])
         links += found
-        if line.strip() or (kept and kept[-1].strip()):
+        if (line.strip() or (kept and kept[-1].strip())) and not (found and not line.strip()):
             kept.append(line)
         i += 1
     body = strip_boilerplate("\n".join(kept).strip())
     return Extracted(body, tuple(links))
+
+
+def _looks_like_headline_line(line: str) -> bool:
+    words = line.split()
+    return 0 < len(words) <= 20 and not re.search(r"[.:;,][\"”’')]*$", line.strip()) \
+        and _can_start_sentence(words[0]) and not _BLOCK_LABEL.match(line) and not _INLINE.match(line)
 
 
 def _extract_inline(line: str) -> tuple[str, list[ReadAlsoLink]]:
@@ -147,8 +161,9 @@ def split_headline(text: str) -> tuple[str, str]:
     * a capitalised word with a suffix names rarely have ("Vowing", "Nationally"): +1.5;
     * length: -0.8 per word under 4, and -0.12 per word away from 9.
 
-    When the text is at most 30 words and ends without a sentence full stop, taking it all
-    is a candidate too. Returns ``(headline, remainder)``; the headline is ``""`` when there
+    When the rest of the paragraph is at most 25 words with no sentence end inside it or at
+    its end, all of it is the headline (a marker on a line of its own). Otherwise taking
+    everything is a candidate only when the text ends within 30 words. Returns ``(headline, remainder)``; the headline is ``""`` when there
     is nothing that looks like one.
     """
     text = text.strip()
@@ -157,7 +172,8 @@ def split_headline(text: str) -> tuple[str, str]:
         return "", ""
     if not _can_start_sentence(tokens[0][2]):  # headlines start with a capital, digit or quote
         return "", text
-    sentence_case = _is_sentence_case([t for _, _, t in tokens[:_MAX_HEADLINE_WORDS]])
+    if len(tokens) <= 25 and not _SENTENCE_INSIDE.search(text) and not re.search(r"[.;,:][\"”’')]*$", text):
+        return _tidy(text), ""  # the rest of the paragraph is the headline
     best: tuple[float, int] | None = None
     limit = min(len(tokens), _MAX_HEADLINE_WORDS)
     for j in range(1, limit + 1):
@@ -168,7 +184,7 @@ def split_headline(text: str) -> tuple[str, str]:
                 continue
         if nxt is None and words[-1].endswith((".", ";", ",")) and not words[-1].endswith("?."):
             continue
-        score = _score(words, [t for _, _, t in tokens[j : j + 2]], sentence_case)
+        score = _score(words, [t for _, _, t in tokens[j : j + 2]])
         if best is None or score > best[0]:
             best = (score, j)
     if best is None:
@@ -176,8 +192,12 @@ def split_headline(text: str) -> tuple[str, str]:
     j = best[1]
     headline = text[: tokens[j - 1][1]].strip()
     remainder = text[tokens[j][0]:] if j < len(tokens) else ""
-    headline = re.sub(r"\s*[-–—]+$", "", headline).strip()
-    return headline, remainder.lstrip("-–— ")
+    return _tidy(headline), remainder.lstrip("-–— ")
+
+
+def _tidy(headline: str) -> str:
+    headline = re.sub(r"\s*[-–—]+$", "", headline.strip())
+    return _MEDIA_TAG.sub("", headline).strip()
 
 
 def _bare(token: str) -> str:
@@ -205,14 +225,7 @@ def _looks_derived(token: str) -> bool:
     return len(head) > 5 and head[0].isupper() and head[1:].islower() and head.endswith(("ing", "ly", "ed"))
 
 
-def _is_sentence_case(tokens: list[str]) -> bool:
-    content = [t for t in tokens[1:8] if len(_bare(t)) > 3]
-    if not content:
-        return True
-    return sum(_is_capitalised(t) for t in content) / len(content) < 0.75
-
-
-def _score(words: list[str], after: list[str], sentence_case: bool) -> float:
+def _score(words: list[str], after: list[str]) -> float:
     score = 0.0
     last = words[-1]
     last_bare = _bare(last)
@@ -237,14 +250,15 @@ def _score(words: list[str], after: list[str], sentence_case: bool) -> float:
         if any(t.endswith(":") for t in after[:2]):
             score -= 2.0
     # How the headline ends.
-    core = last.rstrip("-–—") if len(last) > 1 else last
-    if core.endswith(("?", "!", "?\"", "?”", "?'", "?’")):
+    core = last.rstrip("-–—")
+    closed = core.rstrip("\"”’')")
+    if closed.endswith(("?", "!")):
         score += 2.5
-    elif core.endswith(".") and len(last_bare) > 2 and last_bare.islower():
+    elif closed.endswith(".") and len(last_bare) > 2 and last_bare.islower():
         score -= 4.0
-    elif core != last:
+    elif core and core != last:
         score += 4.0
-    elif last in {"-", "–", "—"} or last.endswith((",", ":", ";")):
+    elif not core or last.endswith((",", ":", ";")):
         score -= 4.0
     if last_bare in _NO_END and not last.endswith(("?", "!", "-", "'", "’", "\"", "”")):
         score -= 4.0
@@ -255,8 +269,11 @@ def _score(words: list[str], after: list[str], sentence_case: bool) -> float:
             score -= 4.0
         after_word = words[k + 1]
         if (_bare(after_word) in _SENTENCE_ONLY and after_word.lstrip(_QUOTES_OPEN)[:1].isupper()
-                and not word.endswith((":", "?", "!", "-", "–", "—")) and word not in {"-", "–", "—"}):
+                and not word.endswith((":", "?", "!", "-", "–", "—")) and word.strip("-–—")):
             score -= 4.0
+        elif (_bare(after_word) in _STARTERS and after_word[:1].isupper() and word[:1].islower()
+                and _bare(word) not in _NO_END and not word.endswith((":", "?", "!", "-", "–", "—"))):
+            score -= 2.0
     if not _quotes_balanced(words):
         score -= 3.0
     # Length.
@@ -264,7 +281,6 @@ def _score(words: list[str], after: list[str], sentence_case: bool) -> float:
     if n < 4:
         score -= 0.8 * (4 - n)
     score -= 0.12 * abs(n - 9)
-    del sentence_case  # reserved: title-case headlines are scored the same way for now
     return score
 
 
@@ -292,6 +308,9 @@ _BOILERPLATE = [
     r"(?:source|sources)\s*:\s*-?\s*(?:al jazeera|reuters|ap|afp|news agencies)\b.*",
     r"do you have information you want to share.*",
     r"copyright \d{4}.*|©.*|all rights reserved\.?",
+    r"today[’']s coverage from .* correspondents around the world\.?",
+    r"like .{1,40} on facebook\b.*",
+    r"read or share this story:.*",
 ]
 _BOILERPLATE_RE = re.compile(r"^(?:" + "|".join(_BOILERPLATE) + r")$", re.I | re.S)
 _SENTENCE_END = re.compile(r"(?<=[.!?)\"”])\s+(?=[\"“(]?[A-Z])")
