@@ -1,0 +1,107 @@
+"""The engine end to end on a planted corpus: stories cluster, filters, duplicates, incremental add, artifacts."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from recommender import artifacts
+from recommender.articles import Article
+from recommender.engine import Engine, EngineConfig, UnknownArticle
+from recommender.ranking import Filters
+from recommender.store import Store
+
+
+def story(article_id):
+    return article_id.rsplit("-", 1)[0]
+
+
+def test_related_stories_come_from_the_same_story(corpus):
+    engine = Engine.from_articles(corpus)
+    for article in corpus:
+        ranking = engine.related(article.id, 2)
+        assert [story(r.id) for r in ranking] == [story(article.id)] * 2
+        assert article.id not in [r.id for r in ranking]
+        assert all(r.reason.startswith("shares ") for r in ranking)
+        assert [r.score for r in ranking] == sorted((r.score for r in ranking), reverse=True)
+
+
+def test_unknown_article_and_bad_k(corpus):
+    engine = Engine.from_articles(corpus)
+    with pytest.raises(UnknownArticle, match="unknown article id 'nope'"):
+        engine.related("nope")
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        engine.related("storm-1", 0)
+
+
+def test_filters_section_age_and_exclusions(corpus):
+    engine = Engine.from_articles(corpus)
+    assert all(r.id.startswith("chips") for r in engine.related("storm-1", 5, filters=Filters(section="technology")))
+    excluded = engine.related("storm-1", 5, filters=Filters(exclude=frozenset({"storm-2"})))
+    assert "storm-2" not in [r.id for r in excluded] and "storm-3" in [r.id for r in excluded]
+    now = corpus[0].published_at + timedelta(days=9)
+    recent = engine.related("storm-1", 5, filters=Filters(max_age_days=3.5), now=now)
+    assert recent and all(r.id in {"chips-1", "chips-2", "chips-3"} for r in recent)
+
+
+def test_near_duplicates_collapse_to_one(corpus):
+    wire = replace(corpus[1], id="storm-2-wire", url="https://wire.example/storm-2",
+                   headline=corpus[1].headline + " (wire)")
+    engine = Engine.from_articles([*corpus, wire])
+    ids = [r.id for r in engine.related("storm-3", 5)]
+    assert len({"storm-2", "storm-2-wire"} & set(ids)) == 1
+    assert "storm-2" not in [r.id for r in engine.related("storm-2-wire", 5)]  # a copy of the query itself
+    keep_all = Engine.from_articles([*corpus, wire], EngineConfig(collapse_duplicates=False))
+    assert {"storm-2", "storm-2-wire"} <= {r.id for r in keep_all.related("storm-3", 5)}
+
+
+def test_diversity_spreads_the_list(corpus):
+    engine = Engine.from_articles(corpus)
+    plain = engine.related("storm-1", 3)
+    varied = engine.related("storm-1", 3, diversity=0.9)
+    assert len({story(r.id) for r in varied}) > len({story(r.id) for r in plain})
+
+
+def test_only_same_language_by_default(corpus):
+    german = Article(id="de-1", headline="Sturm Ardent flutet Küstenstädte", language="de",
+                     body=corpus[0].body)
+    engine = Engine.from_articles([*corpus, german])
+    assert "de-1" not in [r.id for r in engine.related("storm-1", 8)]
+    assert all(r.id != "storm-1" for r in engine.related("de-1", 3))
+
+
+def test_unseen_text_is_ranked_like_a_stored_article(corpus):
+    engine = Engine.from_articles(corpus)
+    ranking = engine.related_to_text("Flood barriers fail as the storm hits the coast", "Towns evacuated.")
+    assert story(ranking[0].id) == "storm"
+    assert engine.similarity("storm flood barrier", "flood barriers and storms") > 0.9
+
+
+def test_incremental_add_makes_new_articles_recommendable_without_refit(corpus):
+    engine = Engine.from_articles(corpus[:8])
+    vocabulary = dict(engine.vectorizer.vocabulary_)
+    engine.add([corpus[8]])
+    assert engine.vectorizer.vocabulary_ == vocabulary
+    assert "chips-3" in [r.id for r in engine.related("chips-1", 2)]
+
+
+def test_artifact_round_trip_and_sync_with_store(tmp_path, corpus):
+    with Store(tmp_path / "s.db") as store:
+        store.upsert_many(corpus[:8])
+        built = Engine.build(store)
+        path = built.save(tmp_path / "model")
+        assert artifacts.current(tmp_path / "model") == path
+        loaded = Engine.load(path, store)
+        assert loaded.related("storm-1", 3) == built.related("storm-1", 3)
+        assert isinstance(loaded.index.matrix.data, np.memmap) or loaded.index.matrix.data.base is not None
+        store.upsert(corpus[8])
+        assert loaded.sync(store) == 1
+        assert "chips-3" in [r.id for r in loaded.related("chips-1", 2)]
+
+
+def test_corrupted_artifact_is_refused(tmp_path, corpus):
+    path = Engine.from_articles(corpus).save(tmp_path / "model")
+    (path / "idf.npy").write_bytes(b"garbage")
+    with pytest.raises(artifacts.ArtifactError, match="checksum mismatch"):
+        Engine.load(path, None)

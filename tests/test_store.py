@@ -1,0 +1,78 @@
+"""The SQLite store: atomic upserts, matching by id or canonical URL, link bookkeeping."""
+
+import sqlite3
+
+import pytest
+
+from recommender.articles import Article, ReadAlsoLink
+from recommender.links import resolve_store
+from recommender.store import Store, StoreError
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "s.db") as s:
+        yield s
+
+
+def test_upsert_reports_new_updated_unchanged(store, corpus):
+    assert store.upsert(corpus[0]) == ("new", "storm-1")
+    assert store.upsert(corpus[0]) == ("unchanged", "storm-1")
+    changed = Article(id="storm-1", headline=corpus[0].headline, body="A new body.", url=corpus[0].url)
+    assert store.upsert(changed) == ("updated", "storm-1")
+    assert store.get("storm-1").body == "A new body."
+    assert store.count() == 1
+
+
+def test_same_canonical_url_updates_the_stored_article(store):
+    store.upsert(Article(id="a", headline="First", url="https://www.news.example/x/?utm_source=feed"))
+    status, article_id = store.upsert(Article(id="b", headline="First, corrected", url="http://news.example/x"))
+    assert (status, article_id) == ("updated", "a")
+    assert store.get("b") is None and store.get("a").headline == "First, corrected"
+
+
+def test_article_and_links_round_trip(store, corpus):
+    store.upsert_many(corpus)
+    article = store.get("storm-2")
+    assert article == corpus[1]
+    assert [a.id for a in store.iter_articles(batch_size=2)] == [a.id for a in corpus]
+
+
+def test_failed_batch_writes_nothing(store, corpus):
+    class Broken(Exception):
+        pass
+
+    def articles():
+        yield corpus[0]
+        raise Broken
+
+    with pytest.raises(Broken):
+        store.upsert_many(articles())
+    assert store.count() == 0
+
+
+def test_links_resolve_by_headline_and_survive_updates(store, corpus):
+    store.upsert_many(corpus)
+    counts = resolve_store(store)
+    assert counts == {"links": 6, "resolved": 6, "unresolved": 0}
+    assert store.get("storm-3").read_also[0].target_id == "storm-1"
+    assert store.inbound_counts()["storm-1"] == 2
+
+
+def test_links_to_later_articles_resolve_when_they_arrive(store):
+    store.upsert(Article(id="a", headline="Early report", read_also=(ReadAlsoLink("A later follow-up story"),)))
+    assert resolve_store(store)["unresolved"] == 1
+    store.upsert(Article(id="b", headline="A later follow-up story"))
+    assert resolve_store(store)["resolved"] == 1
+
+
+def test_opening_a_missing_store_without_create_fails_clearly(tmp_path):
+    with pytest.raises(StoreError, match="no store"):
+        Store(tmp_path / "missing.db", create=False)
+
+
+def test_store_is_plain_sqlite(tmp_path, corpus):
+    with Store(tmp_path / "s.db") as store:
+        store.upsert_many(corpus)
+    rows = sqlite3.connect(tmp_path / "s.db").execute("SELECT count(*) FROM read_also").fetchone()
+    assert rows == (6,)
