@@ -85,13 +85,23 @@ def test_name_after_headline_starts_the_next_paragraph():
         "Read more on RB Leipzig here: RB Leipzig's rapid rise 'no fairytale' continues.",
         "You can read more from The Local Denmark here.",
         "The cases were related: both men were arrested.",
-        "Read more: https://example.com/story",
         "Read more: here.",
     ],
 )
 def test_pointer_phrases_make_no_links(text):
     result = extract(text)
     assert result.links == ()
+
+
+def test_url_after_marker_is_dropped_without_a_link():
+    result = extract("Officials spoke. Read more: https://t.co/abc The talks continue.")
+    assert result.links == ()
+    assert result.body == "Officials spoke. The talks continue."
+
+
+def test_headline_may_start_with_a_preposition():
+    result = extract("x. READ MORE: In Kenya, doctors' strike leaves a nation ailing KMPDU, which has 5,000 members, wants more.")
+    assert [link.headline for link in result.links] == ["In Kenya, doctors' strike leaves a nation ailing"]
 
 
 def test_dangling_label_is_dropped():

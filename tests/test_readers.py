@@ -128,11 +128,19 @@ def test_json_array_file(tmp_path):
     assert isinstance(second, Problem) and second.location.endswith("many.json[1]")
 
 
-def test_invalid_utf8_is_replaced_not_fatal(tmp_path):
+def test_invalid_utf8_is_replaced_not_fatal_and_logged(tmp_path, caplog):
     path = tmp_path / "bytes.jsonl"
     path.write_bytes(b'{"headline": "Caf\xe9 reopens", "body": "ok"}\n')
     (item,) = read(path)
     assert isinstance(item, Record) and item.article.headline == "Caf\ufffd reopens"
+    assert "bytes.jsonl" in caplog.text and "U+FFFD" in caplog.text
+
+
+def test_slashed_date_with_time(tmp_path):
+    path = tmp_path / "slashed.jsonl"
+    path.write_text('{"headline": "A", "published_at": "2016/12/30 7:11"}\n')
+    (item,) = read(path)
+    assert item.article.published_at == datetime(2016, 12, 30, 7, 11, tzinfo=timezone.utc)
 
 
 # --- CSV --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any, Mapping
 
 from recommender.articles import (
@@ -89,6 +90,15 @@ def _text(value: Any, name: str) -> str | None:
     raise ArticleError(f"{name} must be text, got {type(value).__name__}")
 
 
+def _slashed_time(value: str | None) -> str | None:
+    """``2016/12/30 7:11`` (news-readmore) -> ``2016-12-30T07:11``; anything else unchanged."""
+    match = re.fullmatch(r"\s*(\d{4})/(\d{1,2})/(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?\s*", value or "")
+    if not match:
+        return value
+    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+
+
 def parse_links(value: Any) -> list[ReadAlsoLink]:
     """``read_also``: a list of ``{headline, url}`` objects or of headline strings.
 
@@ -130,7 +140,7 @@ def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = No
         raise ArticleError(f"missing headline (field {source!r})")
     body = _text(fields.get("body"), "body") or ""
     url = _text(fields.get("url"), "url")
-    published_at = parse_datetime(_text(fields.get("published_at"), "published_at"))
+    published_at = parse_datetime(_slashed_time(_text(fields.get("published_at"), "published_at")))
     links = parse_links(fields.get("read_also"))
     extracted = markers.extract(body)
     seen = {normalise_headline(link.headline) for link in links}

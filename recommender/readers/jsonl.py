@@ -14,16 +14,11 @@ from recommender.articles import ArticleError
 
 from . import Problem, Record
 from .fields import build_article
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 without a byte-order mark; invalid bytes become U+FFFD."""
-    return data.decode("utf-8-sig", errors="replace")
+from .source import read_text
 
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
-    data = path.read_bytes()
-    text = decode(data)
+    text = read_text(path)
     stripped = text.lstrip()
     if stripped[:1] in "[{" and "\n" in stripped.rstrip():
         try:

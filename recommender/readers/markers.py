@@ -33,7 +33,8 @@ _BULLET = re.compile(r"^\s*[-*•–—]\s*(\S.*?)\s*$")
 # An inline marker: the label at the start of a line or after a space or sentence end,
 # then ":" (also ":-" or " - " as the data prints it). "Read more from X" has no colon.
 _INLINE = re.compile(rf"(?:(?<=^)|(?<=[\s.!?\"”)]))({_LABEL})(?:\s*:\s*-?|\s+[-–—]\s+)", re.I)
-_POINTER = re.compile(r"^(?:https?://|www\.|here\b|on\s|from\s|at\s|about\s|in\s)", re.I)
+_URL = re.compile(r"^(?:https?://|www\.)\S+", re.I)
+_POINTER = re.compile(r"^here\b(?!['’])", re.I)  # "Read more: here"
 
 # Words written lower case inside title-case headlines (AP / Chicago style); capitalised,
 # they start a sentence.
@@ -128,6 +129,11 @@ def _extract_inline(line: str) -> tuple[str, list[ReadAlsoLink]]:
         if not after.strip():  # a dangling label at the end of a paragraph
             parts.append(before)
             break
+        url = _URL.match(after.lstrip())
+        if url:  # "Read more: https://..." -- a pointer, not a headline: drop both
+            parts.append(before.rstrip() + " ")
+            rest = after.lstrip()[url.end():]
+            continue
         headline, remainder = ("", after) if _POINTER.match(after.lstrip()) else split_headline(after)
         if not headline:  # "Read more: here", "Related: https://...": not a headline
             parts.append(rest[: match.end()])
@@ -137,7 +143,7 @@ def _extract_inline(line: str) -> tuple[str, list[ReadAlsoLink]]:
         parts.append(before.rstrip() + " ")
         rest = remainder
     text = "".join(parts)
-    return (re.sub(r"[ \t]{2,}", " ", text).strip() if links else text), links
+    return (re.sub(r"[ \t]{2,}", " ", text).strip() if text != line else text), links
 
 
 def split_headline(text: str) -> tuple[str, str]:

@@ -26,7 +26,7 @@ from recommender.articles import ArticleError, parse_datetime
 
 from . import Problem, Record, markers
 from .fields import build_article
-from .jsonl import decode
+from .source import read_text
 
 _BLOCK_CLASS = re.compile(r"read-?also|related|read-?more|see-?also|more-?on|also-?read", re.I)
 _HEADINGS = ("h2", "h3", "h4", "h5", "h6", "strong", "b", "p", "div", "span")
@@ -85,7 +85,7 @@ def _read_also_blocks(soup: BeautifulSoup) -> list[Tag]:
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
     location = str(path)
-    soup = BeautifulSoup(decode(path.read_bytes()), "html.parser")
+    soup = BeautifulSoup(read_text(path), "html.parser")
     for tag in soup.find_all(("script", "style", "noscript", "template", "svg", "iframe")):
         tag.decompose()
     url = _canonical(soup)

@@ -17,7 +17,7 @@ from recommender.articles import ArticleError
 
 from . import Problem, Record
 from .fields import build_article
-from .jsonl import decode
+from .source import read_text
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -31,7 +31,7 @@ def _delimiter(path: Path, header: str) -> str:
 
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
-    text = decode(path.read_bytes()).replace("\x00", "")
+    text = read_text(path).replace("\x00", "")
     if not text.strip():
         yield Problem(str(path), "empty file: no header row")
         return

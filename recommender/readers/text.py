@@ -22,7 +22,7 @@ from recommender.articles import ArticleError
 
 from . import Problem, Record, markers
 from .fields import apply_mapping, build_article
-from .jsonl import decode
+from .source import read_text
 
 _HEADER = re.compile(r"^\s*(id|headline|title|url|published|published_at|date|section|language|lang)\s*:\s*(.*?)\s*$", re.I)
 _ALIASES = {"title": "headline", "published": "published_at", "date": "published_at", "lang": "language"}
@@ -65,7 +65,7 @@ def _looks_like_headline(line: str) -> bool:
 
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
-    text = decode(path.read_bytes()).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = read_text(path).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     location = str(path)
     header, body = split_header(text)
     raw: dict[str, str] = dict(header)
