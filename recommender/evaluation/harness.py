@@ -1,0 +1,255 @@
+"""Run rankers over a ground truth: per-query metric values, bootstrap intervals, paired tests.
+
+Each ``evaluate_*`` function returns a JSON-ready dict (see ``docs/evaluation.md``):
+``{"name", "kind", "description", ..., "systems": {system: {"metrics": {metric: {"mean", "low",
+"high"}}, "per_query": {metric: [...]}, ...}}, "reference": system, "paired": {system: {metric:
+{"diff", "low", "high", "p", "n"}}}}``. Per-query values are kept so two result files can be
+compared query by query later (``compare``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from scipy import stats as scipy_stats
+from sklearn.feature_extraction.text import TfidfVectorizer
+from tqdm.auto import tqdm
+
+from recommender.articles import Article
+from recommender.evaluation import metrics as m
+from recommender.evaluation.baselines import Ranker, article_text
+from recommender.evaluation.datasets import RetrievalTask, SimilarityTask
+from recommender.evaluation.stats import bootstrap_ci, paired_test
+
+log = logging.getLogger(__name__)
+
+KS = (1, 3, 5, 10, 20)
+DEPTH = 100  # ranks retrieved per query; MAP and MRR are computed over these
+LIST_K = 10  # the list a reader sees: coverage, diversity, novelty, freshness
+_SCORE_SAMPLE = 4000
+
+RETRIEVAL_HEADLINE = ("ndcg@10", "map", "p@5", "recall@10", "mrr", "hit@10", "ild@10", "novelty@10", "freshness@10")
+IMPRESSION_HEADLINE = ("auc", "mrr", "ndcg@5", "ndcg@10")
+SIMILARITY_HEADLINE = ("spearman", "pearson")
+
+
+def _summary(per_query: Mapping[str, list], *, seed: int, n_resamples: int) -> dict:
+    out = {}
+    for name, values in per_query.items():
+        interval = bootstrap_ci(values, seed=seed, n_resamples=n_resamples)
+        out[name] = {"mean": interval.mean, "low": interval.low, "high": interval.high}
+    return out
+
+
+def _paired(systems: dict, reference: str | None, *, seed: int, n_resamples: int) -> dict:
+    if reference not in systems:
+        return {}
+    base = systems[reference]["per_query"]
+    paired = {}
+    for name, result in systems.items():
+        if name == reference:
+            continue
+        paired[name] = {}
+        for metric, values in result["per_query"].items():
+            if metric in base:
+                test = paired_test(values, base[metric], seed=seed, n_resamples=n_resamples)
+                paired[name][metric] = {"diff": test.diff, "low": test.low, "high": test.high,
+                                        "p": test.p_value, "n": test.n}
+    return paired
+
+
+def _bar(iterable, *, desc: str, total: int, progress: bool):
+    return tqdm(iterable, desc=desc, total=total, disable=not progress, leave=False, mininterval=0.5)
+
+
+def _finite(values) -> list:
+    """JSON has no NaN: NaN becomes None."""
+    return [None if (v is None or (isinstance(v, float) and math.isnan(v))) else v for v in values]
+
+
+def _sample(values: list, size: int, seed: int) -> list:
+    if len(values) <= size:
+        return values
+    rng = np.random.default_rng(seed)
+    return [values[i] for i in sorted(rng.choice(len(values), size, replace=False))]
+
+
+# --- retrieval ------------------------------------------------------------------------------
+
+def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, reference: str | None = "engine",
+                       ks=KS, depth: int = DEPTH, seed: int = 0, n_resamples: int = 1000,
+                       progress: bool = True) -> dict:
+    """Every query of ``task`` ranked by every system; metrics per query and their means with CIs."""
+    articles = list(task.articles)
+    rows = {a.id: row for row, a in enumerate(articles)}
+    by_id = {a.id: a for a in articles}
+    queries = task.query_ids
+    vectors = TfidfVectorizer().fit_transform(article_text(a) for a in articles).tocsr()  # one yardstick for ILD
+    results = {}
+    for name, ranker in systems.items():
+        started = time.perf_counter()
+        ranker.fit(articles)
+        fitted = time.perf_counter()
+        per_query: dict[str, list] = {key: [] for key in _retrieval_keys(ks)}
+        lists, relevant_scores, other_scores, ages = [], [], [], []
+        for query in _bar(queries, desc=f"{task.name} | {name}", total=len(queries), progress=progress):
+            ranked = ranker.rank(query, k=depth)
+            ids = list(ranked.ids)
+            grades = task.relevance[query]
+            relevant = task.relevant(query)
+            for k in ks:
+                per_query[f"p@{k}"].append(m.precision_at_k(ids, relevant, k))
+                per_query[f"recall@{k}"].append(m.recall_at_k(ids, relevant, k))
+                per_query[f"ndcg@{k}"].append(m.ndcg_at_k(ids, grades, k))
+                per_query[f"hit@{k}"].append(m.hit_rate_at_k(ids, relevant, k))
+            per_query["mrr"].append(m.reciprocal_rank(ids, relevant))
+            per_query["map"].append(m.average_precision(ids, relevant))
+            shown = ids[:LIST_K]
+            lists.append(shown)
+            per_query[f"ild@{LIST_K}"].append(m.intra_list_diversity(vectors[[rows[i] for i in shown]]))
+            query_time = by_id[query].published_at
+            item_times = [by_id[i].published_at for i in shown]
+            per_query[f"freshness@{LIST_K}"].append(m.freshness_days(query_time, item_times))
+            if query_time is not None:
+                ages.extend((t - query_time).total_seconds() / 86400.0 for t in item_times if t is not None)
+            for item, score in zip(shown, ranked.scores[:LIST_K].tolist()):
+                (relevant_scores if item in relevant else other_scores).append(score)
+        finished = time.perf_counter()
+        if task.popularity is not None:
+            popularity, n_events, novelty_basis = task.popularity, task.n_events, "task"
+        else:
+            popularity = Counter(item for shown in lists for item in shown)
+            n_events, novelty_basis = len(lists), "recommendations"
+        per_query[f"novelty@{LIST_K}"] = [m.novelty(shown, popularity, n_events) for shown in lists]
+        results[name] = {
+            "fit_seconds": round(fitted - started, 3), "rank_seconds": round(finished - fitted, 3),
+            "metrics": _summary(per_query, seed=seed, n_resamples=n_resamples),
+            "per_query": {key: _finite(values) for key, values in per_query.items()},
+            f"coverage@{LIST_K}": m.catalogue_coverage(lists, len(articles)),
+            "novelty_basis": novelty_basis,
+            "scores_relevant": _sample(relevant_scores, _SCORE_SAMPLE, seed),
+            "scores_other": _sample(other_scores, _SCORE_SAMPLE, seed),
+            "ages_days": _sample(ages, _SCORE_SAMPLE, seed),
+        }
+    return {"name": task.name, "kind": "retrieval", "description": task.description, "n_articles": len(articles),
+            "n_queries": len(queries), "query_ids": queries, "ks": list(ks), "depth": depth, "list_k": LIST_K,
+            "headline": list(RETRIEVAL_HEADLINE), "systems": results, "reference": reference,
+            "paired": _paired(results, reference, seed=seed, n_resamples=n_resamples)}
+
+
+def _retrieval_keys(ks) -> list[str]:
+    keys = []
+    for prefix in ("p", "recall", "ndcg", "hit"):
+        keys += [f"{prefix}@{k}" for k in ks]
+    return keys + ["mrr", "map", f"ild@{LIST_K}", f"freshness@{LIST_K}"]
+
+
+# --- MIND impressions -------------------------------------------------------------------------
+
+def evaluate_impressions(task, systems: Mapping[str, Ranker], *, reference: str | None = "engine", seed: int = 0,
+                         n_resamples: int = 1000, progress: bool = True) -> dict:
+    """Each impression's candidates scored by their mean score against the user's last clicks."""
+    articles = list(task.articles)
+    results = {}
+    for name, ranker in systems.items():
+        started = time.perf_counter()
+        ranker.fit(articles)
+        fitted = time.perf_counter()
+        per_query = {key: [] for key in IMPRESSION_HEADLINE}
+        for impression in _bar(task.impressions, desc=f"{task.name} | {name}", total=len(task.impressions),
+                               progress=progress):
+            history = impression.history[-task.history_window:]
+            scores = np.mean([_finite_scores(ranker.score(h, impression.candidates)) for h in history], axis=0)
+            labels = impression.labels
+            per_query["auc"].append(m.impression_auc(labels, scores))
+            per_query["mrr"].append(m.impression_mrr(labels, scores))
+            per_query["ndcg@5"].append(m.impression_ndcg(labels, scores, 5))
+            per_query["ndcg@10"].append(m.impression_ndcg(labels, scores, 10))
+        finished = time.perf_counter()
+        results[name] = {"fit_seconds": round(fitted - started, 3), "rank_seconds": round(finished - fitted, 3),
+                         "metrics": _summary(per_query, seed=seed, n_resamples=n_resamples), "per_query": per_query}
+    return {"name": task.name, "kind": "impressions", "description": task.description, "n_articles": len(articles),
+            "n_queries": len(task.impressions), "query_ids": [i.id for i in task.impressions],
+            "headline": list(IMPRESSION_HEADLINE), "systems": results, "reference": reference,
+            "paired": _paired(results, reference, seed=seed, n_resamples=n_resamples)}
+
+
+def _finite_scores(scores) -> np.ndarray:
+    """-inf (never ranked) becomes one below the lowest finite score, so means stay finite."""
+    scores = np.asarray(scores, dtype=float)
+    finite = np.isfinite(scores)
+    floor = (scores[finite].min() - 1.0) if finite.any() else 0.0
+    return np.where(finite, scores, floor)
+
+
+# --- headline similarity ----------------------------------------------------------------------
+
+def _correlations(human: np.ndarray, system: np.ndarray) -> dict[str, float]:
+    if np.all(system == system[0]):
+        return {"spearman": math.nan, "pearson": math.nan}
+    return {"spearman": float(scipy_stats.spearmanr(human, system).statistic),
+            "pearson": float(scipy_stats.pearsonr(human, system).statistic)}
+
+
+def _bootstrap_pairs(statistic: Callable[[np.ndarray], float], n: int, *, seed: int, n_resamples: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.array([statistic(rng.integers(0, n, n)) for _ in range(n_resamples)])
+
+
+def evaluate_similarity(task: SimilarityTask, systems: Mapping[str, Ranker], *, reference: str | None = "engine",
+                        seed: int = 0, n_resamples: int = 1000, progress: bool = True) -> dict:
+    """Spearman and Pearson correlation of each system's headline similarity with the human scores.
+
+    Systems are fitted on the task's headlines (one article each); those without a text-to-text
+    similarity are skipped. Intervals and paired p-values come from resampling pairs (the same
+    resamples for every system, so differences are paired).
+    """
+    texts = sorted({text for a, b, _ in task.pairs for text in (a, b)})
+    corpus = [Article(id=f"sts-{i}", headline=text) for i, text in enumerate(texts)]
+    human = np.array([score for _, _, score in task.pairs])
+    results, similarities = {}, {}
+    for name, ranker in systems.items():
+        started = time.perf_counter()
+        ranker.fit(corpus)
+        try:
+            ranker.similarity("probe", "probe")
+        except NotImplementedError:
+            log.info("%s: no text similarity, skipped on %s", name, task.name)
+            continue
+        values = np.array([ranker.similarity(a, b) for a, b, _ in
+                           _bar(task.pairs, desc=f"{task.name} | {name}", total=len(task.pairs), progress=progress)])
+        similarities[name] = values
+        point = _correlations(human, values)
+        metrics = {}
+        for key in SIMILARITY_HEADLINE:
+            draws = _bootstrap_pairs(lambda idx: _correlations(human[idx], values[idx])[key], len(values),
+                                     seed=seed, n_resamples=n_resamples)
+            low, high = np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any() else (math.nan, math.nan)
+            metrics[key] = {"mean": point[key], "low": float(low), "high": float(high)}
+        results[name] = {"fit_seconds": round(time.perf_counter() - started, 3), "metrics": metrics,
+                         "similarity": values.tolist()}
+    paired = {}
+    if reference in similarities:
+        for name, values in similarities.items():
+            if name == reference:
+                continue
+            paired[name] = {}
+            for key in SIMILARITY_HEADLINE:
+                base = similarities[reference]
+                diff = _correlations(human, values)[key] - _correlations(human, base)[key]
+                draws = _bootstrap_pairs(lambda idx: _correlations(human[idx], values[idx])[key]
+                                         - _correlations(human[idx], base[idx])[key], len(values),
+                                         seed=seed, n_resamples=n_resamples)
+                draws = draws[np.isfinite(draws)]
+                p = min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))) if draws.size else math.nan
+                low, high = np.percentile(draws, [2.5, 97.5]) if draws.size else (math.nan, math.nan)
+                paired[name][key] = {"diff": diff, "low": float(low), "high": float(high), "p": float(p),
+                                     "n": len(values)}
+    return {"name": task.name, "kind": "similarity", "description": task.description, "n_articles": len(corpus),
+            "n_queries": len(task.pairs), "human": human.tolist(), "headline": list(SIMILARITY_HEADLINE),
+            "systems": results, "reference": reference, "paired": paired}

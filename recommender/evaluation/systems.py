@@ -1,0 +1,75 @@
+"""The systems an evaluation compares: the engine (through the one scoring path), its ablations
+and the baselines, all behind the ranker contract of :mod:`recommender.evaluation.baselines`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+
+from recommender.evaluation.baselines import (BM25MLTRanker, MostLinkedRanker, MostRecentRanker, PlainTfidfRanker,
+                                              RandomRanker, Ranked, Ranker)
+
+__all__ = ["EngineRanker", "engine_signals", "default_systems", "BASELINES"]
+
+BASELINES = ("random", "most-recent", "most-linked", "tfidf", "bm25-mlt")
+
+
+class EngineRanker(Ranker):
+    """``Engine.from_articles(articles, config)`` then ``engine.related(query_id, k)``."""
+
+    name = "engine"
+
+    def __init__(self, *, config=None, name: str = "engine"):
+        self.config = config
+        self.name = name
+
+    def _fit(self):
+        from recommender.engine import Engine
+
+        self.engine_ = Engine.from_articles(self.articles_, config=self.config)
+
+    def rank(self, query_id, k=10):
+        self._row(query_id)
+        k = self._check_k(k)
+        found = self.engine_.related(query_id, k=k)
+        return Ranked([r.id for r in found], np.array([r.score for r in found], dtype=float))
+
+    def score(self, query_id, candidate_ids: Sequence[str]) -> np.ndarray:
+        """Cosine of the engine's own vectors (the score ``related`` ranks by, before list shaping)."""
+        self._row(query_id)
+        index = self.engine_.index
+        query = index.vector(query_id)
+        rows = [index.row_of[c] for c in candidate_ids]
+        return (index.matrix[rows] @ query.T).toarray().ravel().astype(float)
+
+    def similarity(self, text_a, text_b):
+        if not hasattr(self, "engine_"):
+            raise NotFittedError("EngineRanker is not fitted yet; call fit(articles) first")
+        return float(self.engine_.similarity(text_a, text_b))
+
+
+def engine_signals() -> list[str]:
+    """The signals the engine lets an ablation switch off (``EngineConfig.SIGNALS``)."""
+    from recommender.engine import EngineConfig
+
+    if hasattr(EngineConfig, "signals"):
+        return list(EngineConfig.signals())
+    return list(getattr(EngineConfig, "SIGNALS", {}))
+
+
+def default_systems(*, seed: int = 0, ablation: bool = True, engine: bool = True) -> dict[str, Ranker]:
+    """The engine, one engine per switched-off signal (``engine-no-<signal>``) and every baseline."""
+    systems: dict[str, Ranker] = {}
+    if engine:
+        from recommender.engine import EngineConfig
+
+        systems["engine"] = EngineRanker()
+        if ablation:
+            for signal in engine_signals():
+                name = f"engine-no-{signal}"
+                systems[name] = EngineRanker(config=EngineConfig().without(signal), name=name)
+    for ranker in (RandomRanker(seed=seed), MostRecentRanker(), MostLinkedRanker(), PlainTfidfRanker(), BM25MLTRanker()):
+        systems[ranker.name] = ranker
+    return systems
