@@ -15,7 +15,8 @@ from recommender.articles import ArticleError
 from recommender.engine import Engine, UnknownArticle
 from recommender.links import resolve_store
 from recommender.ranking import Filters
-from recommender.readers import FORMATS, Problem, read_path
+from recommender.readers import FORMATS, Problem, parse_mapping, read_path
+from recommender.readers.text import parse as parse_text
 from recommender.store import Store, StoreError, default_db_path
 
 DEMO_CORPUS = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -82,7 +83,10 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
     Example:
       readalso ingest news.csv --map headline=title,body=text,published_at=date
     """
-    fields = _parse_mapping(mapping)
+    try:
+        fields = parse_mapping(mapping)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--map") from None
     counts = {"new": 0, "updated": 0, "unchanged": 0, "skipped": 0}
     problems: list[Problem] = []
     with Store(obj.db) as store:
@@ -148,8 +152,12 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
         if article_id:
             ranking = engine.related(article_id, k, filters=filters, diversity=diversity)
         else:
-            headline, _, body = text_file.read().strip().partition("\n")
-            ranking = engine.related_to_text(headline, body, k, filters=filters, diversity=diversity)
+            parsed = parse_text(text_file.read(), location=text_file.name, default_id="draft")
+            if isinstance(parsed, Problem):
+                raise click.ClickException(f"{parsed.location}: {parsed.reason}")
+            draft = parsed.article
+            ranking = engine.related_to_text(draft.headline, draft.body, k, filters=filters, diversity=diversity,
+                                             language=draft.language)
         articles = engine.articles(r.id for r in ranking)
     rows = [{"id": r.id, "headline": articles[r.id].headline, "url": articles[r.id].url,
              "section": articles[r.id].section,
@@ -234,13 +242,3 @@ def _refresh_model(db: Path, store: Store) -> int:
         engine.save(model_root(db))
         artifacts.prune(model_root(db))
     return added
-
-
-def _parse_mapping(text: str) -> dict[str, str]:
-    mapping = {}
-    for pair in filter(None, (part.strip() for part in text.split(","))):
-        target, sep, source = pair.partition("=")
-        if not sep or not target.strip() or not source.strip():
-            raise click.BadParameter(f"expected TARGET=SOURCE, got {pair!r}", param_hint="--map")
-        mapping[target.strip()] = source.strip()
-    return mapping

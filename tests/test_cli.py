@@ -78,7 +78,7 @@ def test_field_mapping_and_bad_lines_are_reported(run, tmp_path, corpus):
     (("related", "nope"), "no store"),
     (("show", "nope"), "no store"),
     (("ingest", "missing.jsonl"), "no such file"),
-    (("ingest", "x.jsonl", "--map", "headline"), "expected TARGET=SOURCE"),
+    (("ingest", "x.jsonl", "--map", "headline"), "target=source"),
 ])
 def test_user_errors_exit_non_zero_with_one_line(tmp_path, args, message):
     result = CliRunner().invoke(cli, ["--db", str(tmp_path / "fresh" / "x.db"), *args])
@@ -99,3 +99,13 @@ def test_every_command_has_help():
     for name, command in cli.commands.items():
         result = CliRunner().invoke(cli, [name, "--help"])
         assert result.exit_code == 0 and command.help and len(command.help.strip()) > 20, name
+
+
+def test_related_text_file_with_header(run, tmp_path, corpus):
+    write_jsonl(tmp_path / "a.jsonl", corpus)
+    run("ingest", str(tmp_path / "a.jsonl"))
+    run("build")
+    draft = tmp_path / "draft.txt"
+    draft.write_text("headline: Chip plant output grows\n\nVeltrix wafer production and silicon orders.\n")
+    result = run("related", "--text", str(draft), "--json", "-k", "1")
+    assert json.loads(result.output)[0]["id"].startswith("chips")

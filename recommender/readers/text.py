@@ -65,11 +65,16 @@ def _looks_like_headline(line: str) -> bool:
 
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
-    text = read_text(path).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    location = str(path)
+    yield parse(read_text(path), location=str(path), default_id=path.stem, mapping=mapping)
+
+
+def parse(text: str, *, location: str, default_id: str, mapping: dict[str, str] | None = None) -> Record | Problem:
+    """One article from raw text (header block optional); ``default_id`` when the header names none."""
+    mapping = mapping or {}
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     header, body = split_header(text)
     raw: dict[str, str] = dict(header)
-    raw.setdefault("id", path.stem)
+    raw.setdefault("id", default_id)
     if not apply_mapping(raw, mapping).get("headline"):
         lines = [line for line in body.split("\n")]
         nonblank = [i for i, line in enumerate(lines) if line.strip()]
@@ -80,10 +85,9 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
             raw["headline"] = headline_from(markers.extract(body).body)
     raw["body"] = body
     if not raw["headline"].strip():
-        yield Problem(location, "no text to make an article from")
-        return
+        return Problem(location, "no text to make an article from")
     mapping = {k: v for k, v in mapping.items() if v in raw}  # header keys only
     try:
-        yield Record(location, build_article(raw, mapping))
+        return Record(location, build_article(raw, mapping))
     except ArticleError as error:
-        yield Problem(location, str(error))
+        return Problem(location, str(error))
