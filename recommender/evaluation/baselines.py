@@ -23,7 +23,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.exceptions import NotFittedError
 
 from recommender.articles import Article
-from recommender.topk import top_k
 
 __all__ = ["Ranked", "Ranker", "RandomRanker", "MostRecentRanker", "MostLinkedRanker", "PlainTfidfRanker",
            "BM25MLTRanker", "article_text", "mlt_terms"]
@@ -172,16 +171,14 @@ class PlainTfidfRanker(Ranker):
         self.vectorizer_ = TfidfVectorizer()
         self.matrix_ = self.vectorizer_.fit_transform(article_text(a) for a in self.articles_).tocsr()
 
+    def _scores(self, query_id):
+        # a plain sparse dot product (rows are L2-normalised), independent of the engine's top-k code
+        row = self._row(query_id)
+        return (self.matrix_ @ self.matrix_[row].T).toarray().ravel()
+
     def rank(self, query_id, k=10):
         row, k = self._row(query_id), self._check_k(k)
-        found = top_k(self.matrix_[row], self.matrix_, k, exclude=np.array([row]))
-        keep = found.indices[0] >= 0
-        return Ranked([self.articles_[i].id for i in found.indices[0][keep]], found.scores[0][keep].astype(float))
-
-    def score(self, query_id, candidate_ids):
-        row = self._row(query_id)
-        rows = [self.rows_[c] for c in candidate_ids]
-        return (self.matrix_[rows] @ self.matrix_[row].T).toarray().ravel()
+        return self._ordered(self._scores(query_id), row, k, positive_only=True)
 
     def similarity(self, text_a, text_b):
         if not hasattr(self, "vectorizer_"):

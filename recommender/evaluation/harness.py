@@ -138,8 +138,16 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
         }
     return {"name": task.name, "kind": "retrieval", "description": task.description, "n_articles": len(articles),
             "n_queries": len(queries), "query_ids": queries, "ks": list(ks), "depth": depth, "list_k": LIST_K,
-            "headline": list(RETRIEVAL_HEADLINE), "systems": results, "reference": reference,
+            "headline": _headline(ks), "systems": results, "reference": reference,
             "paired": _paired(results, reference, seed=seed, n_resamples=n_resamples)}
+
+
+def _headline(ks) -> list[str]:
+    """The table's metrics; with no k = 10 (or 5) the largest k stands in."""
+    largest, fives = max(ks), (5 if 5 in ks else max(ks))
+    tens = 10 if 10 in ks else largest
+    names = {"ndcg@10": f"ndcg@{tens}", "recall@10": f"recall@{tens}", "hit@10": f"hit@{tens}", "p@5": f"p@{fives}"}
+    return [names.get(key, key) for key in RETRIEVAL_HEADLINE]
 
 
 def _retrieval_keys(ks) -> list[str]:
