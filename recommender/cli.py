@@ -227,6 +227,37 @@ def demo(ctx: click.Context, corpus: Path, k: int):
                 click.echo(f"  {rank}. {r.score:.3f}  {headlines[r.id].headline}  ({r.reason})")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="gunicorn worker processes (each loads the memory-mapped model once).")
+@click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
+              help="Seconds before gunicorn restarts a stuck worker.")
+@click.option("--debug", is_flag=True, help="Flask's development server with reloader and debugger instead.")
+@click.pass_obj
+def serve(obj: Context, host: str, port: int, workers: int, timeout: int, debug: bool):
+    """Serve the JSON API, the Read-also widget and the demo page over HTTP (gunicorn).
+
+    Write routes need READALSO_API_TOKEN; browsers on other sites need READALSO_CORS_ORIGINS
+    (comma-separated origins). More settings: READALSO_* variables or a file in READALSO_CONFIG.
+
+    \b
+    Example:
+      readalso demo && READALSO_API_TOKEN=secret readalso serve --port 8000 --workers 4
+      open http://127.0.0.1:8000/demo
+    """
+    from service.server import serve as run_gunicorn, serve_debug  # Flask and gunicorn only when serving
+
+    config = {"DB": str(obj.db)}
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    click.echo(f"readalso: serving {obj.db} on http://{shown}:{port}  demo page: http://{shown}:{port}/demo", err=True)
+    if debug:
+        serve_debug(config, host=host, port=port)
+    else:
+        run_gunicorn(config, host=host, port=port, workers=workers, timeout=timeout)
+
+
 def main() -> None:
     cli(prog_name="readalso")
 

@@ -42,6 +42,31 @@ CREATE TABLE IF NOT EXISTS read_also (
 );
 CREATE INDEX IF NOT EXISTS read_also_target ON read_also(target_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Every change to the articles table bumps meta.articles_changed, so other processes
+-- serving the same store notice new or changed articles with one cheap read.
+CREATE TRIGGER IF NOT EXISTS articles_changed_insert AFTER INSERT ON articles BEGIN
+    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
+    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;
+CREATE TRIGGER IF NOT EXISTS articles_changed_update AFTER UPDATE ON articles BEGIN
+    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
+    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;
+CREATE TRIGGER IF NOT EXISTS articles_changed_delete AFTER DELETE ON articles BEGIN
+    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
+    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    type TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    target_id TEXT,
+    position INTEGER,
+    client_time TEXT,
+    received_at TEXT NOT NULL,
+    model_version TEXT
+);
+CREATE INDEX IF NOT EXISTS events_article ON events(article_id, type);
 """
 
 
@@ -227,6 +252,44 @@ class Store:
         """``(source_id, target_id)`` of every resolved Read-also link."""
         return [tuple(row) for row in self._db.execute(
             "SELECT source_id, target_id FROM read_also WHERE target_id IS NOT NULL ORDER BY source_id, position")]
+
+    # -- events -------------------------------------------------------------------------------
+    EVENT_TYPES = ("impression", "click")
+
+    def record_events(self, events: Iterable[dict]) -> int:
+        """Store widget beacons (``type``, ``article_id``, ``target_id``, ``position``, ``client_time``,
+        ``model_version``) in one transaction; returns how many."""
+        received = datetime.now(timezone.utc).isoformat()
+        rows = []
+        for event in events:
+            if event.get("type") not in self.EVENT_TYPES:
+                raise ValueError(f"event type must be one of {', '.join(self.EVENT_TYPES)}, got {event.get('type')!r}")
+            rows.append((event["type"], event["article_id"], event.get("target_id"), event.get("position"),
+                         event.get("client_time"), received, event.get("model_version")))
+        with self.transaction() as db:
+            db.executemany("INSERT INTO events (type, article_id, target_id, position, client_time, received_at, "
+                           "model_version) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        return len(rows)
+
+    def record_event(self, type: str, article_id: str, target_id: str | None = None, position: int | None = None,
+                     client_time: str | None = None, model_version: str | None = None) -> None:
+        self.record_events([dict(type=type, article_id=article_id, target_id=target_id, position=position,
+                                 client_time=client_time, model_version=model_version)])
+
+    def events(self, *, type: str | None = None, article_id: str | None = None, limit: int | None = None) -> list[dict]:
+        """Stored events, oldest first, optionally of one type and/or one source article."""
+        sql, args = "SELECT * FROM events WHERE 1 = 1", []
+        if type is not None:
+            sql, args = sql + " AND type = ?", [*args, type]
+        if article_id is not None:
+            sql, args = sql + " AND article_id = ?", [*args, article_id]
+        sql += " ORDER BY id" + (" LIMIT ?" if limit is not None else "")
+        return [dict(row) for row in self._db.execute(sql, [*args, limit] if limit is not None else args)]
+
+    def change_count(self) -> int:
+        """A counter bumped by every insert, update or delete of an article (by any process)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'articles_changed'").fetchone()
+        return int(row["value"]) if row else 0
 
     # -- metadata -----------------------------------------------------------------------------
     def get_meta(self, key: str, default=None):

@@ -1,0 +1,161 @@
+"""The readalso web service: the ``/v1`` JSON API, the embeddable widget and its demo page.
+
+``create_app(config=None)`` is the app factory. Configuration is layered, later wins:
+
+1. defaults (``DEFAULTS`` below);
+2. a Python or JSON file named by ``READALSO_CONFIG`` (keys as below);
+3. environment variables ``READALSO_<KEY>`` (``READALSO_DB``, ``READALSO_API_TOKEN``,
+   ``READALSO_CORS_ORIGINS``, ...; values are parsed as JSON when they can be);
+4. the ``config`` mapping given to ``create_app`` (tests, ``readalso serve --db``).
+
+The served model lives in ``app.extensions["readalso"]`` (an ``EngineHolder``), never in a
+module global, so several apps can live in one process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import uuid
+from pathlib import Path
+
+from flask import Config, Flask, current_app, g, has_request_context, request
+
+from recommender.store import default_db_path
+
+from . import errors
+from .holder import EngineHolder
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "DB": None,                      # SQLite store; None: $READALSO_DB or ./readalso-data/readalso.db
+    "MODEL_ROOT": None,              # artifact root; None: beside the store, <db name>.artifacts/
+    "API_TOKEN": None,               # bearer token for write routes; None disables them
+    "CORS_ORIGINS": [],              # origins allowed to call the API from a browser; "*" allows any
+    "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # bytes; larger bodies get 413
+    "MAX_K": 50,                     # largest k a caller may ask for
+    "DEFAULT_K": 5,
+    "CACHE_MAX_AGE": 60,             # seconds browsers and CDNs may keep a ranking
+    "MAX_EVENTS": 100,               # events in one beacon
+    "LOG_LEVEL": "INFO",
+    "CONFIGURE_LOGGING": True,       # install a stderr handler whose lines carry the request id
+}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the service: load config, open the store, load the model, register the routes."""
+    app = Flask(__name__, template_folder="widget", static_folder=None)
+    app.config.update(load_config(config, root_path=app.root_path))
+    app.json.sort_keys = False  # fields in the documented order
+
+    _install_request_ids(app)
+    _add_request_id_to_log_records()
+    if app.config["CONFIGURE_LOGGING"]:
+        _configure_logging(app.config["LOG_LEVEL"])
+
+    # Imported here, not at the top: prometheus_client picks its storage when first imported,
+    # and ``readalso serve`` must set PROMETHEUS_MULTIPROC_DIR before that.
+    from .metrics import Metrics
+
+    errors.init_app(app)
+    Metrics().init_app(app)
+    holder = EngineHolder(app.config["DB"], app.config["MODEL_ROOT"])
+    holder.start()
+    app.extensions["readalso"] = holder
+
+    from . import api, pages  # noqa: E402  (blueprints import flask-bound helpers from this package)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.after_request(_cors)
+    return app
+
+
+def load_config(overrides: dict | None = None, *, root_path: str | None = None) -> Config:
+    """Defaults, then ``$READALSO_CONFIG`` (a .py or .json file), then ``READALSO_*``, then ``overrides``."""
+    config = Config(root_path or os.getcwd(), DEFAULTS)
+    config_file = os.environ.get("READALSO_CONFIG")
+    if config_file:
+        if config_file.endswith(".json"):
+            config.from_file(config_file, load=json.load)
+        else:
+            config.from_pyfile(config_file)
+    config.from_prefixed_env("READALSO")
+    config.update(overrides or {})
+    _normalise(config)
+    return config
+
+
+def _normalise(config: Config) -> None:
+    config["DB"] = Path(config["DB"] or default_db_path())
+    config["MODEL_ROOT"] = Path(config["MODEL_ROOT"] or config["DB"].with_suffix(".artifacts"))
+    token = config["API_TOKEN"]
+    config["API_TOKEN"] = str(token) if token not in (None, "") else None  # env JSON parsing may make it an int
+    origins = config["CORS_ORIGINS"]
+    if isinstance(origins, str):
+        origins = origins.split(",")
+    config["CORS_ORIGINS"] = [o.strip().rstrip("/") for o in origins or [] if o and o.strip()]
+    for key in ("MAX_K", "DEFAULT_K", "CACHE_MAX_AGE", "MAX_EVENTS", "MAX_CONTENT_LENGTH"):
+        config[key] = int(config[key])
+
+
+# -- request ids and logging ------------------------------------------------------------------
+def _install_request_ids(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id():
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def echo_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "-")
+        if request.url_rule is not None or response.status_code >= 400:
+            log.info("%s %s %s", request.method, request.full_path.rstrip("?"), response.status_code)
+        return response
+
+
+def _add_request_id_to_log_records() -> None:
+    """Every log record, whoever logs it, gets ``request_id`` (``-`` outside a request)."""
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "readalso", False):
+        def record_factory(*args, **kwargs):
+            record = factory(*args, **kwargs)
+            record.request_id = _current_request_id()
+            return record
+        record_factory.readalso = True
+        logging.setLogRecordFactory(record_factory)
+
+
+def _configure_logging(level: str) -> None:
+    """One stderr handler on the root logger whose lines carry the request id."""
+    root = logging.getLogger()
+    if not any(getattr(h, "readalso", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler.readalso = True
+        root.addHandler(handler)
+    logging.getLogger("recommender").setLevel(level)
+    logging.getLogger("service").setLevel(level)
+
+
+def _current_request_id() -> str:
+    return g.get("request_id", "-") if has_request_context() else "-"
+
+
+# -- CORS -------------------------------------------------------------------------------------
+def _cors(response):
+    origin = request.headers.get("Origin")
+    allowed = current_app.config["CORS_ORIGINS"]
+    response.vary.add("Origin")
+    if origin and ("*" in allowed or origin.rstrip("/") in allowed):
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+        response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID"
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-None-Match, X-Request-ID"
+            response.headers["Access-Control-Max-Age"] = "600"
+    return response

@@ -67,3 +67,80 @@ def shared() -> Path:
     if not SHARED.exists():
         pytest.skip(f"shared public data not present at {SHARED}")
     return SHARED
+
+
+# -- service fixtures -------------------------------------------------------------------------
+API_TOKEN = "test-token-3f9a"
+HOSTILE_HEADLINE = "<img src=x onerror=alert(1)> Storm Ardent flood barriers fail again"
+
+
+def service_corpus() -> list[Article]:
+    """The planted corpus plus a storm follow-up whose headline is hostile HTML."""
+    articles = planted_corpus()
+    storm = articles[0]
+    hostile = Article(id="storm-hostile", headline=HOSTILE_HEADLINE, section="climate",
+                      url="https://news.example/climate/storm-hostile", published_at=START + timedelta(days=10),
+                      body="Flood barrier river coastal evacuation sandbag levee surge. " + storm.body[:300])
+    return [*articles, hostile]
+
+
+def build_service_db(directory: Path) -> Path:
+    """A store of ``service_corpus()`` with a built model beside it (``<db>.artifacts``)."""
+    from recommender.engine import Engine
+    from recommender.links import resolve_store
+    from recommender.store import Store
+
+    db = directory / "service.db"
+    with Store(db) as store:
+        store.upsert_many(service_corpus())
+        resolve_store(store)
+        Engine.build(store).save(db.with_suffix(".artifacts"))
+    return db
+
+
+@pytest.fixture(scope="session")
+def _service_template(tmp_path_factory) -> Path:
+    return build_service_db(tmp_path_factory.mktemp("service-template"))
+
+
+@pytest.fixture
+def service_db(_service_template, tmp_path) -> Path:
+    """A fresh copy of the built service store and its model, for one test to change at will."""
+    import shutil
+
+    db = tmp_path / _service_template.name
+    shutil.copy(_service_template, db)
+    shutil.copytree(_service_template.with_suffix(".artifacts"), db.with_suffix(".artifacts"))
+    return db
+
+
+@pytest.fixture
+def make_app(service_db, monkeypatch):
+    """``make_app(**config)``: a service on ``service_db`` with the test token; no READALSO_* from outside."""
+    import os
+
+    from service import create_app
+
+    for name in list(os.environ):
+        if name.startswith("READALSO_"):
+            monkeypatch.delenv(name)
+
+    def make(**overrides):
+        return create_app({"DB": service_db, "API_TOKEN": API_TOKEN, "TESTING": True,
+                           "CONFIGURE_LOGGING": False, **overrides})
+    return make
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {API_TOKEN}"}

@@ -1,0 +1,177 @@
+"""The served model: the current ``Engine`` and its ``Store``, swapped atomically on reload.
+
+A request takes one ``Snapshot`` at its start and uses it to the end, so a reload never
+changes the model under a request in flight: the new snapshot is loaded fully, verified,
+and only then replaces the reference. A broken artifact is refused and the old snapshot
+keeps serving.
+
+Several server processes (gunicorn workers) serve the same store. Each keeps its own
+snapshot and agrees with the others through two cheap reads of the store's ``meta`` table
+per request: ``articles_changed`` (bumped by a trigger on every article write, by any
+process) makes the engine ``sync`` new or changed articles; ``served_model`` (written by a
+reload) makes every worker load the artifact version the last reload chose.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recommender import artifacts
+from recommender.engine import Engine
+from recommender.store import Store
+
+log = logging.getLogger(__name__)
+SERVED_MODEL = "served_model"
+BROKEN = (artifacts.ArtifactError, ValueError, KeyError, IndexError, OSError)
+"""What loading a damaged artifact can raise (checksums catch most; a smoke test the rest)."""
+
+
+class ModelUnavailable(RuntimeError):
+    """No model is loaded (nothing built yet, or the artifact could not be read)."""
+
+
+class ReloadRefused(RuntimeError):
+    """The artifact asked for is broken; the old model keeps serving."""
+
+
+@dataclass
+class Snapshot:
+    """One loaded model with the store connection it reads articles from.
+
+    ``lock`` serialises use of the engine and the connection within a process: the engine
+    grows in place when articles are added, and a threaded server must not rank meanwhile.
+    With gunicorn's sync workers there is one request per process and the lock is free.
+    """
+
+    store: Store
+    engine: Engine | None
+    changes_seen: int
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @property
+    def version(self) -> str | None:
+        return self.engine.version if self.engine else None
+
+    def require_engine(self) -> Engine:
+        if self.engine is None:
+            raise ModelUnavailable("no model is loaded: run 'readalso build', then POST /v1/admin/reload")
+        return self.engine
+
+    def sync(self) -> int:
+        """Bring the engine up to date with the store; returns how many articles were added."""
+        with self.lock:
+            changes = self.store.change_count()
+            if changes == self.changes_seen or self.engine is None:
+                self.changes_seen = changes
+                return 0
+            added = self.engine.sync(self.store)
+            self.changes_seen = changes
+            if added:
+                log.info("synced %d new or changed articles into model %s", added, self.engine.version)
+            return added
+
+
+class EngineHolder:
+    """Owns the current snapshot of one process; thread-safe."""
+
+    def __init__(self, db: str | os.PathLike, model_root: str | os.PathLike):
+        self.db = Path(db)
+        self.model_root = Path(model_root)
+        self._current: Snapshot | None = None
+        self._swap = threading.Lock()
+        self._refused: set[str] = set()
+        self.reloads = 0
+
+    # -- loading ------------------------------------------------------------------------------
+    def start(self) -> Snapshot:
+        """Open the store and load the model the store says is served, else the newest built.
+
+        A missing model is not fatal: the service answers 503 on rankings until a reload.
+        """
+        store = Store(self.db)
+        try:
+            wanted = store.get_meta(SERVED_MODEL)
+            directory = self.model_root / wanted if wanted and (self.model_root / wanted).is_dir() else None
+            snapshot = self._load(directory or artifacts.current(self.model_root), store)
+        except BROKEN as error:
+            log.warning("serving without a model: %s", error)
+            snapshot = Snapshot(store, None, store.change_count())
+        self._current = snapshot
+        return snapshot
+
+    def _load(self, directory: Path, store: Store | None = None) -> Snapshot:
+        """Load and verify an artifact into a new snapshot; raises ArtifactError if it is unusable."""
+        store = store or Store(self.db)
+        changes = store.change_count()  # read before syncing: a write racing the load is caught next request
+        engine = Engine.load(directory, store, verify=True)
+        _smoke_test(engine)
+        engine.sync(store)
+        log.info("loaded model %s (%d articles)", engine.version, len(engine.index))
+        return Snapshot(store, engine, changes)
+
+    def reload(self, version: str | None = None) -> tuple[Snapshot, Snapshot]:
+        """Swap in ``version`` (default: the newest built, ``CURRENT``); returns ``(old, new)``.
+
+        Other processes follow through the store's ``served_model`` key.
+        """
+        with self._swap:
+            old = self.current()
+            try:
+                directory = self.model_root / version if version else artifacts.current(self.model_root)
+                if version and (Path(version).name != version or not directory.is_dir()):
+                    raise artifacts.ArtifactError(f"no artifact version {version!r} under {self.model_root}")
+                new = self._load(directory)
+            except BROKEN as error:
+                log.error("reload refused, still serving %s: %s", old.version, error)
+                raise ReloadRefused(f"artifact refused, still serving {old.version}: {error}") from None
+            self._current = new
+            self.reloads += 1
+            new.store.set_meta(SERVED_MODEL, new.version)
+            log.info("reloaded: %s -> %s", old.version, new.version)
+            return old, new
+
+    # -- per request --------------------------------------------------------------------------
+    def current(self) -> Snapshot:
+        if self._current is None:
+            raise ModelUnavailable("the service has not started")
+        return self._current
+
+    def snapshot(self) -> Snapshot:
+        """The snapshot for one request, first brought in line with what other processes did."""
+        snapshot = self.current()
+        wanted = snapshot.store.get_meta(SERVED_MODEL)
+        if wanted and wanted != snapshot.version and wanted not in self._refused and self._swap.acquire(blocking=False):
+            try:
+                if self._current is snapshot:
+                    try:
+                        self._current = snapshot = self._load(self.model_root / wanted)
+                    except BROKEN as error:
+                        self._refused.add(wanted)
+                        log.error("cannot follow reload to %s, still serving %s: %s", wanted, snapshot.version, error)
+            finally:
+                self._swap.release()
+        snapshot.sync()
+        return snapshot
+
+
+def _smoke_test(engine: Engine) -> None:
+    """Rank once, so an artifact whose arrays disagree fails here and not on a reader's request."""
+    if len(engine.index) == 0:
+        raise artifacts.ArtifactError("the artifact holds no articles")
+    first = next(i for i, alive in zip(engine.index.ids, engine.index.alive) if alive)
+    engine.related(first, 1)
+
+
+def serve_newest(db: str | os.PathLike, model_root: str | os.PathLike) -> str | None:
+    """At server boot: make the newest built artifact the one every worker serves. Returns its version."""
+    with Store(db) as store:
+        try:
+            version = artifacts.current(model_root).name
+        except artifacts.ArtifactError:
+            version = None
+        store.set_meta(SERVED_MODEL, version)
+    return version

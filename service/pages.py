@@ -1,0 +1,111 @@
+"""Everything outside ``/v1``: health, readiness, metrics, the OpenAPI document, the widget and its demo page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
+
+from .api import article_full, snapshot
+from .errors import error_response
+from .holder import ModelUnavailable
+from .metrics import metrics_response
+
+bp = Blueprint("pages", __name__)
+HERE = Path(__file__).resolve().parent
+WIDGET = HERE / "widget" / "widget.js"
+OPENAPI = HERE / "openapi.json"
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up (no dependency is checked)."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready to serve rankings: a model is loaded and the store answers."""
+    try:
+        current = snapshot()
+        with current.lock:
+            current.require_engine()
+            articles = current.store.count()
+    except ModelUnavailable as error:
+        return error_response(503, "not_ready", str(error))
+    except Exception as error:  # the store is unreachable: not ready, and say why
+        return error_response(503, "not_ready", f"store unreachable: {error}")
+    return {"status": "ready", "model_version": current.version, "articles": len(current.engine.index),
+            "stored_articles": articles}
+
+
+@bp.get("/metrics")
+def metrics():
+    try:
+        snapshot()  # refresh the model gauges of this process
+    except Exception:  # metrics must answer even when the store does not
+        pass
+    return metrics_response(current_app.extensions["readalso.metrics"])
+
+
+@bp.get("/openapi.json")
+def openapi():
+    response = Response(_static(OPENAPI), mimetype="application/json")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/widget.js")
+def widget():
+    data = _static(WIDGET)
+    response = Response(data, mimetype="text/javascript")
+    response.set_etag(hashlib.sha256(data).hexdigest()[:32])
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response.make_conditional(request)
+
+
+@bp.get("/demo")
+def demo_index():
+    """Redirect to a demo article: the one editors link to most, else the newest."""
+    current = snapshot()
+    with current.lock:
+        inbound = current.store.inbound_counts()
+        article_id = max(inbound, key=inbound.get) if inbound else None
+        if article_id is None:
+            newest = list(current.store.iter_articles())
+            article_id = newest[-1].id if newest else None
+    if article_id is None:
+        abort(404, "the store holds no articles: ingest some first")
+    return redirect(f"/demo/{article_id}")
+
+
+@bp.get("/demo/<article_id>")
+def demo(article_id: str):
+    """A mock article page with the widget embedded exactly as a publisher would."""
+    current = snapshot()
+    with current.lock:
+        article = current.store.get(article_id)
+    if article is None:
+        abort(404, f"unknown article id {article_id!r}")
+    record = article_full(article)
+    paragraphs = [p.strip() for p in article.body.split("\n\n") if p.strip()] or [article.body]
+    k = request.args.get("k", "5")
+    return render_template("demo.html", article=record, paragraphs=paragraphs,
+                           k=k if k.isdigit() else "5", version=current.version)
+
+
+@lru_cache(maxsize=None)
+def _read(path: Path, mtime: float) -> bytes:
+    return path.read_bytes()
+
+
+def _static(path: Path) -> bytes:
+    return _read(path, path.stat().st_mtime)
+
+
+def openapi_document() -> dict:
+    return json.loads(_static(OPENAPI))
