@@ -15,10 +15,14 @@ import scipy.sparse as sp
 
 from recommender import artifacts
 from recommender.articles import Article
+from recommender.features import FEATURES, SIGNAL_FEATURES, LinkGraph, Query, pair_features
 from recommender.index import ArticleIndex
 from recommender.links import LinkResolver
+from recommender.model import LinkModel
 from recommender.ranking import (Filters, Recommendation, collapse_near_duplicates, describe,
                                  maximal_marginal_relevance, shared_terms)
+from recommender.training import (CANDIDATE_POOL, candidate_rows, link_texts, link_triples, links_field,
+                                  train_link_model)
 from recommender.vectorize import FieldVectorizer
 
 log = logging.getLogger(__name__)
@@ -45,13 +49,29 @@ class EngineConfig:
     collapse_duplicates: bool = True
     duplicate_threshold: float = 0.9  # cosine of syndicated wire copies (measured on news-events: 0.9+ are reprints)
     same_language: bool = True
+    # The link model (recommender.model), learned from resolved Read-also links when there are enough.
+    use_model: bool = True
+    link_text: bool = True
+    freshness: bool = True
+    popularity: bool = True
+    colinking: bool = True
 
     # Signals that can be switched off one at a time (ablation), and how.
     SIGNALS = {
         "headline": {"headline_weight": 0.0},
         "lead": {"lead_weight": 0.0},
         "duplicate_collapse": {"collapse_duplicates": False},
+        "model": {"use_model": False},
+        "link_text": {"link_text": False},
+        "freshness": {"freshness": False},
+        "popularity": {"popularity": False},
+        "colinking": {"colinking": False},
     }
+
+    def model_features(self) -> tuple[str, ...]:
+        """The pair features the link model may use under this configuration."""
+        off = {name for signal, names in SIGNAL_FEATURES.items() if not getattr(self, signal) for name in names}
+        return tuple(name for name in FEATURES if name not in off)
 
     def field_weights(self) -> dict[str, float]:
         return {"headline": self.headline_weight, "lead": self.lead_weight, "body": self.body_weight,
@@ -78,6 +98,10 @@ class _Memory:
     def get_many(self, ids: Iterable[str]) -> dict[str, Article]:
         return {i: self.articles[i] for i in ids if i in self.articles}
 
+    def feedback_for(self, source_id: str):
+        """No editor feedback without a store."""
+        return None
+
 
 class Engine:
     """Related-story rankings over a fitted vectorizer and an exact cosine index."""
@@ -91,6 +115,10 @@ class Engine:
         self.hashes = dict(hashes or {})
         self.version = version
         self.terms = vectorizer.terms_
+        self.model: LinkModel | None = None  # set by train() or load()
+        self.fields: dict[str, sp.csr_matrix] = {}  # headline/body/links rows aligned with the index, with a model
+        self.graph: LinkGraph | None = None
+        self.changed: set[str] = set()  # ids (re)vectorised since the artifact `version` was saved
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -118,16 +146,76 @@ class Engine:
                                      max_df=config.max_df).fit(articles)
         matrix = vectorizer.transform(articles, anchors=_anchors(articles))
         index = ArticleIndex.from_articles(articles, matrix)
-        return cls(vectorizer, index, config, catalogue, hashes={a.id: a.content_hash for a in articles})
+        engine = cls(vectorizer, index, config, catalogue, hashes={a.id: a.content_hash for a in articles})
+        if config.use_model:
+            engine.train(articles)
+        return engine
+
+    def train(self, articles: Sequence[Article], **options) -> LinkModel | None:
+        """Fit the link model on the articles' resolved Read-also links (see :mod:`recommender.training`).
+
+        ``articles`` are the indexed articles with their links; ``options`` go to
+        :func:`~recommender.training.train_link_model` (``validation_share``, ``seed``, ...). With too
+        few links the engine keeps ranking by plain cosine and this returns ``None``.
+        """
+        self.model, self.fields, self.graph = None, {}, None
+        if not any(link.target_id for article in articles for link in article.read_also):
+            return None
+        fields = self._text_fields(articles)
+        model = train_link_model(articles, self.index, fields, self.vectorizer,
+                                 features=self.config.model_features(),
+                                 duplicate_threshold=self.config.duplicate_threshold,
+                                 same_language=self.config.same_language, **options)
+        if model is None:
+            return None
+        triples = link_triples(articles, self.index.row_of)
+        texts = link_texts(articles, self.index.row_of, triples, len(self.index.ids))
+        fields["links"] = links_field(self.vectorizer, texts, list(self.index.languages))
+        self.model, self.fields = model, fields
+        self.graph = LinkGraph.from_pairs([(s, t) for s, t, _ in triples], self.index.published)
+        return model
+
+    def _text_fields(self, articles: Sequence[Article]) -> dict[str, sp.csr_matrix]:
+        """Headline and body rows aligned with the index (rows without an article stay empty)."""
+        by_row = {self.index.row_of[a.id]: a for a in articles if a.id in self.index.row_of}
+        n = len(self.index.ids)
+        languages = list(self.index.languages)
+        return {"headline": self.vectorizer.transform_texts([by_row[r].headline if r in by_row else ""
+                                                             for r in range(n)], languages),
+                "body": self.vectorizer.transform_texts([by_row[r].body if r in by_row else ""
+                                                         for r in range(n)], languages)}
+
+    @property
+    def model_active(self) -> bool:
+        """Whether rankings are rescored by the link model (a model whose validated blend weight is positive)."""
+        return self.model is not None and self.model.blend_ > 0 and self.config.use_model
 
     def add(self, articles: Sequence[Article]) -> None:
         """Vectorise new or changed articles with the fitted vocabulary and append them (no refit)."""
         if not articles:
             return
         self.index.add(articles, self.vectorizer.transform(articles))
+        if self.graph is not None:
+            self._add_model_rows(articles)
         self.hashes.update((a.id, a.content_hash) for a in articles)
+        self.changed.update(a.id for a in articles)
         if isinstance(self.catalogue, _Memory):
             self.catalogue.articles.update((a.id, a) for a in articles)
+
+    def _add_model_rows(self, articles: Sequence[Article]) -> None:
+        """Extend the model's field rows and link graph with appended articles (their own links count at once;
+        the anchor text they give their targets waits for the next build)."""
+        languages = [a.language for a in articles]
+        new = {"headline": self.vectorizer.transform_texts([a.headline for a in articles], languages),
+               "body": self.vectorizer.transform_texts([a.body for a in articles], languages),
+               "links": self.vectorizer.transform_texts([" ".join(l.headline for l in a.read_also) for a in articles],
+                                                        languages)}
+        self.fields = {name: sp.vstack([self.fields[name], new[name]], format="csr") for name in new}
+        replaced = {a.id for a in articles}
+        ids, row_of = self.index.ids, self.index.row_of
+        pairs = [(row_of[ids[s]], row_of[ids[t]]) for s, t in self.graph.pairs() if ids[s] not in replaced]
+        pairs += [(row_of[a.id], row_of[l.target_id]) for a in articles for l in a.read_also if l.target_id in row_of]
+        self.graph = LinkGraph.from_pairs(pairs, self.index.published)
 
     def sync(self, store) -> int:
         """Add articles stored or changed since this engine was built; returns how many."""
@@ -151,8 +239,19 @@ class Engine:
         arrays = {"matrix_data": matrix.data, "matrix_indices": matrix.indices, "matrix_indptr": matrix.indptr,
                   "matrix_shape": np.asarray(matrix.shape, dtype=np.int64),
                   "published": self.index.published[rows], **vectorizer_arrays}
+        if self.model is not None:
+            params["model"], model_arrays = self.model.get_state()
+            arrays.update(model_arrays)
+            for name, field in self.fields.items():
+                arrays.update(_csr_arrays(f"field_{name}", field[rows]))
+            position = np.full(len(self.index.ids), -1, dtype=np.int64)
+            position[rows] = np.arange(rows.size)
+            pairs = np.asarray([(position[s], position[t]) for s, t in self.graph.pairs()
+                                if position[s] >= 0 and position[t] >= 0], dtype=np.int64).reshape(-1, 2)
+            arrays["link_pairs"] = pairs
         path = artifacts.save(root, arrays, params, fingerprint=_fingerprint(ids, params["hashes"]))
         self.version = path.name
+        self.changed.clear()
         return path
 
     @classmethod
@@ -163,8 +262,14 @@ class Engine:
         matrix = sp.csr_matrix((arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]), shape=shape)
         index = ArticleIndex(matrix, params["ids"], arrays["published"], params["sections"], params["languages"])
         vectorizer = FieldVectorizer.from_state(params["vectorizer"], arrays)
-        return cls(vectorizer, index, EngineConfig.from_dict(params["config"]), catalogue,
-                   hashes=dict(zip(params["ids"], params["hashes"])), version=manifest["version"])
+        engine = cls(vectorizer, index, EngineConfig.from_dict(params["config"]), catalogue,
+                     hashes=dict(zip(params["ids"], params["hashes"])), version=manifest["version"])
+        if "model" in params:
+            engine.model = LinkModel.from_state(params["model"], arrays)
+            engine.fields = {name: _csr_from_arrays(f"field_{name}", arrays) for name in ("headline", "body", "links")}
+            engine.graph = LinkGraph.from_pairs([tuple(p) for p in np.asarray(arrays["link_pairs"]).tolist()],
+                                                index.published)
+        return engine
 
     # -- rankings -----------------------------------------------------------------------------
     def related(self, article_id: str, k: int = 10, *, filters: Filters | None = None, diversity: float = 0.0,
@@ -172,15 +277,45 @@ class Engine:
         """Top-k related stories for a known article (never the article itself)."""
         if article_id not in self.index or not self.index.alive[self.index.row_of[article_id]]:
             raise UnknownArticle(article_id)
+        precomputed = self._precomputed(article_id, k, filters, diversity)
+        if precomputed is not None:
+            return precomputed
         language = self.index.languages[self.index.row_of[article_id]]
-        return self._rank(self.index.vector(article_id), language, k, filters, diversity, now, exclude=(article_id,))
+        return self._rank(self.index.vector(article_id), language, k, filters, diversity, now, exclude=(article_id,),
+                          query=self.query(article_id))
+
+    def _precomputed(self, article_id: str, k: int, filters: Filters | None,
+                     diversity: float) -> list[Recommendation] | None:
+        """The batch list (``readalso batch``) of an article when it answers this query exactly, else None.
+
+        Only without filters or diversity, for this model version, when the article was not
+        re-vectorised since and has no editors' pins or blocks (those apply at once, live); the
+        first k of a longer list are served (same ranking as live k).
+        """
+        lookup = getattr(self.catalogue, "precomputed", None)
+        if (lookup is None or self.version is None or diversity or (filters is not None and filters != Filters())
+                or article_id in self.changed or self.catalogue.feedback_for(article_id) is not None):
+            return None
+        found = lookup(article_id, self.version, k)
+        return None if found is None else [Recommendation(*row) for row in found]
 
     def related_to_text(self, headline: str, body: str = "", k: int = 10, *, filters: Filters | None = None,
                         diversity: float = 0.0, language: str = "en", now: datetime | None = None) -> list[Recommendation]:
         """Top-k related stories for text that is not stored (a draft, a pasted article)."""
         draft = Article(id="draft", headline=headline or body[:200] or "untitled", body=body, language=language)
         vector = self.vectorizer.transform([draft])
-        return self._rank(vector, draft.language, k, filters, diversity, now, exclude=())
+        moment = now or datetime.now(timezone.utc)
+        query = Query(vector, {"headline": self.vectorizer.transform_text(draft.headline, draft.language),
+                               "body": self.vectorizer.transform_text(body, draft.language)},
+                      published=moment.timestamp(), section=(filters.section or "") if filters else "")
+        return self._rank(vector, draft.language, k, filters, diversity, now, exclude=(), query=query)
+
+    def query(self, article_id: str) -> Query:
+        """What the link model knows about a stored article (pass it, or its id, to :meth:`rerank`)."""
+        row = self.index.row_of[article_id]
+        return Query(self.index.matrix[row], {name: field[row] for name, field in self.fields.items()},
+                     published=float(self.index.published[row]), section=str(self.index.sections[row]), row=row,
+                     id=article_id)
 
     def similarity(self, text_a: str, text_b: str, language: str = "en") -> float:
         """Cosine of two texts under the fitted vocabulary and IDF."""
@@ -192,7 +327,7 @@ class Engine:
         return self.catalogue.get_many(ids)
 
     def _rank(self, vector: sp.csr_matrix, language: str, k: int, filters: Filters | None, diversity: float,
-              now: datetime | None, exclude: Sequence[str]) -> list[Recommendation]:
+              now: datetime | None, exclude: Sequence[str], query: Query | None = None) -> list[Recommendation]:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
@@ -201,19 +336,50 @@ class Engine:
                                published_after=filters.published_after(now), exclude=[*filters.exclude, *exclude])
         hits = self.index.search(vector, candidate_count(k), mask)
         rows = hits.indices[0][hits.indices[0] >= 0]
-        return self.rerank(vector, rows, hits.scores[0][: rows.size], k, diversity=diversity)
+        return self.rerank(vector, rows, hits.scores[0][: rows.size], k, diversity=diversity, query=query, mask=mask)
 
     def rerank(self, vector: sp.csr_matrix, rows: np.ndarray, scores: np.ndarray, k: int, *,
-               diversity: float = 0.0) -> list[Recommendation]:
-        """Turn cosine candidates (best first) into the final top-k: duplicates collapsed, diversified, explained.
+               diversity: float = 0.0, query: Query | str | None = None,
+               mask: np.ndarray | None = None) -> list[Recommendation]:
+        """Turn cosine candidates (best first) into the final top-k: editors' blocks removed, rescored by the
+        link model (when one is active), duplicates collapsed, diversified, explained, editors' pins first.
 
-        The live path and batch scoring both end here, so they rank alike.
+        The live path and batch scoring both end here, so they rank alike. ``query`` (a stored article's
+        id, or :meth:`query`) enables the model's pair features and the editors' pins and blocks;
+        ``mask`` (allowed rows) defaults to every live row of the query's language except itself.
         """
         rows = np.asarray(rows, dtype=np.int64)
         scores = np.asarray(scores, dtype=np.float64)
+        if isinstance(query, str):
+            query = self.query(query)
+        if query is not None and mask is None:
+            mask = self.index.alive.copy()
+            if query.row is not None:
+                mask[query.row] = False
+                if self.config.same_language:
+                    mask &= self.index.languages == self.index.languages[query.row]
+        lookup = getattr(self.catalogue, "feedback_for", None)
+        feedback = lookup(query.id) if lookup is not None and query is not None and query.id else None
+        features = None
+        if self.model_active:
+            query = query if query is not None else Query(vector, {})
+            if mask is not None:  # the model also considers what editors like that cosine missed
+                more, more_scores = candidate_rows(self.index, self.graph, query, mask, CANDIDATE_POOL)
+                new = ~np.isin(more, rows)
+                rows, scores = np.concatenate([rows, more[new]]), np.concatenate([scores, more_scores[new]])
+        if feedback is not None and feedback.blocks:
+            keep = np.asarray([self.index.ids[r] not in feedback.blocks for r in rows], dtype=bool)
+            rows, scores = rows[keep], scores[keep]
         if self.config.collapse_duplicates:
             keep = scores < self.config.duplicate_threshold  # wire copies of the query itself
             rows, scores = rows[keep], scores[keep]
+        if self.model_active and rows.size:
+            features = pair_features(query, rows, matrix=self.index.matrix, fields=self.fields,
+                                     published=self.index.published, sections=self.index.sections, graph=self.graph,
+                                     duplicate_threshold=self.config.duplicate_threshold)
+            relevance = self.model.score(features)
+            order = np.lexsort((rows, -relevance))
+            rows, scores, features = rows[order], relevance[order], features[order]
         candidates = self.index.matrix[rows]
         similarity = (candidates @ candidates.T).toarray()
         positions = np.arange(rows.size)
@@ -224,9 +390,44 @@ class Engine:
             chosen = maximal_marginal_relevance(scores[positions], similarity[np.ix_(positions, positions)], k, diversity)
             positions = positions[chosen]
         positions = positions[:k]
-        return [Recommendation(self.index.ids[rows[p]], round(float(scores[p]), 6),
-                               describe(shared_terms(vector, candidates[p], self.terms)))
-                for p in positions]
+        ranking = [Recommendation(self.index.ids[rows[p]], round(float(scores[p]), 6),
+                                  describe(shared_terms(vector, candidates[p], self.terms),
+                                           _link_reasons(features[p]) if features is not None else ()))
+                   for p in positions]
+        if feedback is not None and feedback.pins:
+            ranking = self._pinned(ranking, feedback.pins, query, mask, k)
+        return ranking
+
+    def _pinned(self, ranking: list[Recommendation], pins: Sequence[str], query: Query, mask: np.ndarray | None,
+                k: int) -> list[Recommendation]:
+        """Editors' pins first, in their order (live, allowed by the caller's filters, never the article itself)."""
+        rows = [self.index.row_of.get(pin) for pin in pins]
+        pinned = [Recommendation(pin, 1.0, "pinned by an editor") for pin, row in zip(pins, rows)
+                  if row is not None and self.index.alive[row] and pin != query.id and (mask is None or mask[row])]
+        chosen = {r.id for r in pinned}
+        return (pinned + [r for r in ranking if r.id not in chosen])[:k]
+
+
+def _link_reasons(row: np.ndarray) -> list[str]:
+    """Short reasons from the link model's pair features."""
+    value = dict(zip(FEATURES, row))
+    reasons = []
+    if value["popularity"] >= np.log1p(3) or value["trending"] > 0:
+        reasons.append("often picked by editors")
+    if value["colinking"] > 0:
+        reasons.append("linked alongside")
+    return reasons
+
+
+def _csr_arrays(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
+    return {f"{prefix}_data": matrix.data, f"{prefix}_indices": matrix.indices, f"{prefix}_indptr": matrix.indptr,
+            f"{prefix}_shape": np.asarray(matrix.shape, dtype=np.int64)}
+
+
+def _csr_from_arrays(prefix: str, arrays: Mapping[str, np.ndarray]) -> sp.csr_matrix:
+    shape = tuple(int(n) for n in arrays[f"{prefix}_shape"])
+    return sp.csr_matrix((arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
+                         shape=shape)
 
 
 def candidate_count(k: int) -> int:

@@ -97,6 +97,11 @@ class FieldVectorizer(BaseEstimator):
         check_is_fitted(self, "idf_")
         return self._tfidf_.transform([(text, language)]).astype(np.float32)
 
+    def transform_texts(self, texts: Sequence[str], languages: Sequence[str]) -> sp.csr_matrix:
+        """Unit-length TF-IDF rows for many plain texts at once (an empty text gives an all-zero row)."""
+        check_is_fitted(self, "idf_")
+        return self._tfidf_.transform(list(zip(texts, languages))).astype(np.float32)
+
     @property
     def terms_(self) -> np.ndarray:
         terms = np.empty(len(self.vocabulary_), dtype=object)

@@ -1,0 +1,183 @@
+"""Pair features for the link model: pure functions of an (article, candidates) pair, plus the link graph.
+
+Every function takes the query's values and arrays over candidate rows and returns one float
+array (one value per candidate), so each can be tested alone with a hand-computed answer.
+``pair_features`` stacks them in the column order of :data:`FEATURES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+from recommender.ranking import SECONDS_PER_DAY, recency_weight
+
+FEATURES = ("cosine", "headline", "body", "link_query", "link_candidate", "near_duplicate",
+            "recency", "newer", "same_section", "popularity", "trending", "colinking")
+"""Columns of the pair-feature matrix, in order."""
+
+SIGNAL_FEATURES = {
+    "link_text": ("link_query", "link_candidate"),
+    "freshness": ("recency", "newer"),
+    "popularity": ("popularity", "trending"),
+    "colinking": ("colinking",),
+}
+"""Feature groups an ablation can switch off (``EngineConfig.SIGNALS``)."""
+
+MODEL_FIELDS = ("headline", "body", "links")
+"""Per-field unit TF-IDF rows the features need; ``links`` is an article's own Read-also headlines
+plus the anchor headlines other articles use when they link to it."""
+
+RECENCY_HALF_LIFE_DAYS = 7.0
+TRENDING_WINDOW_DAYS = 7.0
+NEWER_TOLERANCE_DAYS = 0.5
+
+
+class Query(NamedTuple):
+    """What the features know about the article a ranking is for."""
+
+    vector: sp.csr_matrix  # 1 x terms, the engine's combined unit row
+    fields: Mapping[str, sp.csr_matrix]  # name -> 1 x terms unit row (may be all zero)
+    published: float = np.nan  # epoch seconds, nan when unknown
+    section: str = ""
+    row: int | None = None  # its row in the index, None for unseen text
+    id: str | None = None
+
+
+# -- pure feature functions -------------------------------------------------------------------
+def cosines(query: sp.csr_matrix, rows: sp.csr_matrix) -> np.ndarray:
+    """Dot products of one unit row with each unit row of ``rows`` (their cosines)."""
+    if query is None or rows.shape[0] == 0:
+        return np.zeros(rows.shape[0])
+    return np.asarray((rows @ sp.csr_matrix(query).T).todense(), dtype=np.float64).ravel()
+
+
+def age_days(query_published: float, published: np.ndarray) -> np.ndarray:
+    """How many days each candidate is older than the query (negative: newer); nan when unknown."""
+    return (float(query_published) - np.asarray(published, dtype=np.float64)) / SECONDS_PER_DAY
+
+
+def recency(age: np.ndarray, half_life_days: float = RECENCY_HALF_LIFE_DAYS) -> np.ndarray:
+    """1 for a candidate published with the query, halving every ``half_life_days`` either way; 0.5 if unknown."""
+    return recency_weight(age, half_life_days)
+
+
+def newer(age: np.ndarray, tolerance_days: float = NEWER_TOLERANCE_DAYS) -> np.ndarray:
+    """1 where the candidate appeared after the query (by more than the tolerance), else 0 (also when unknown)."""
+    with np.errstate(invalid="ignore"):
+        return (np.asarray(age, dtype=np.float64) < -tolerance_days).astype(np.float64)
+
+
+def same_section(query_section: str | None, sections: np.ndarray) -> np.ndarray:
+    """1 where the candidate's section equals the query's (both known), else 0."""
+    if not query_section:
+        return np.zeros(len(sections))
+    return (np.asarray(sections, dtype=object) == query_section).astype(np.float64)
+
+
+def near_duplicate(cosine: np.ndarray, threshold: float) -> np.ndarray:
+    """1 where the cosine reaches the near-duplicate threshold."""
+    return (np.asarray(cosine, dtype=np.float64) >= threshold).astype(np.float64)
+
+
+def log_count(counts: np.ndarray) -> np.ndarray:
+    """``log(1 + count)``: link counts with diminishing returns."""
+    return np.log1p(np.asarray(counts, dtype=np.float64))
+
+
+# -- the link graph ---------------------------------------------------------------------------
+class LinkGraph:
+    """Resolved Read-also links between index rows: ``adjacency[s, t] = 1`` when article s links to t."""
+
+    def __init__(self, adjacency: sp.csr_matrix, published: np.ndarray):
+        adjacency = sp.csr_matrix(adjacency, dtype=np.float32)
+        if adjacency.shape[0] != adjacency.shape[1] or adjacency.shape[0] != len(published):
+            raise ValueError(f"adjacency must be n x n with n = {len(published)} rows, got {adjacency.shape}")
+        adjacency.data[:] = 1.0
+        self.adjacency = adjacency
+        self.published = np.asarray(published, dtype=np.float64)
+        self._inbound = None
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[int, int]], published: np.ndarray) -> "LinkGraph":
+        pairs = [(s, t) for s, t in pairs if s != t]
+        n = len(published)
+        sources = np.asarray([s for s, _ in pairs], dtype=np.int64)
+        targets = np.asarray([t for _, t in pairs], dtype=np.int64)
+        adjacency = sp.csr_matrix((np.ones(len(pairs), dtype=np.float32), (sources, targets)), shape=(n, n))
+        adjacency.sum_duplicates()
+        return cls(adjacency, published)
+
+    def __len__(self) -> int:
+        return int(self.adjacency.nnz)
+
+    def pairs(self) -> list[tuple[int, int]]:
+        coo = self.adjacency.tocoo()
+        return sorted(zip(coo.row.tolist(), coo.col.tolist()))
+
+    def grow(self, published: np.ndarray, pairs: Iterable[tuple[int, int]] = ()) -> "LinkGraph":
+        """A graph over more rows (``published`` of all of them) with extra links added."""
+        return LinkGraph.from_pairs([*self.pairs(), *pairs], published)
+
+    @property
+    def inbound(self) -> sp.csr_matrix:
+        """Target -> sources (the transposed adjacency)."""
+        if self._inbound is None:
+            self._inbound = self.adjacency.T.tocsr()
+        return self._inbound
+
+    def in_links(self, rows: np.ndarray) -> np.ndarray:
+        """How many articles link to each row (editors' popularity)."""
+        return np.asarray(self.inbound.getnnz(axis=1), dtype=np.float64)[rows]
+
+    def trending(self, moment: float, rows: np.ndarray, window_days: float = TRENDING_WINDOW_DAYS) -> np.ndarray:
+        """Links into each row from articles published within ``window_days`` before ``moment`` (0 if unknown)."""
+        if np.isnan(moment) or self.adjacency.nnz == 0:
+            return np.zeros(len(rows))
+        with np.errstate(invalid="ignore"):
+            recent = (self.published <= moment) & (self.published > moment - window_days * SECONDS_PER_DAY)
+        weights = sp.diags(recent.astype(np.float32))
+        counts = np.asarray((weights @ self.adjacency).sum(axis=0), dtype=np.float64).ravel()
+        return counts[rows]
+
+    def colinking(self, row: int | None, rows: np.ndarray) -> np.ndarray:
+        """For each candidate, how many articles link to both it and the query row (co-citation)."""
+        if row is None or self.adjacency.nnz == 0:
+            return np.zeros(len(rows))
+        sources = self.inbound[row].indices
+        if sources.size == 0:
+            return np.zeros(len(rows))
+        counts = np.asarray(self.adjacency[sources].sum(axis=0), dtype=np.float64).ravel()
+        return counts[rows]
+
+
+def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fields: Mapping[str, sp.csr_matrix],
+                  published: np.ndarray, sections: np.ndarray, graph: LinkGraph,
+                  duplicate_threshold: float) -> np.ndarray:
+    """The ``len(rows) x len(FEATURES)`` feature matrix of (query, candidate row) pairs."""
+    rows = np.asarray(rows, dtype=np.int64)
+    cosine = cosines(query.vector, matrix[rows])
+    age = age_days(query.published, published[rows])
+    zero = sp.csr_matrix((1, matrix.shape[1]), dtype=np.float32)
+    columns = {
+        "cosine": cosine,
+        "headline": cosines(query.fields.get("headline", zero), fields["headline"][rows]),
+        "body": cosines(query.fields.get("body", zero), fields["body"][rows]),
+        "link_query": cosines(query.fields.get("links", zero), matrix[rows]),
+        "link_candidate": cosines(query.vector, fields["links"][rows]),
+        "near_duplicate": near_duplicate(cosine, duplicate_threshold),
+        "recency": recency(age),
+        "newer": newer(age),
+        "same_section": same_section(query.section, sections[rows]),
+        "popularity": log_count(graph.in_links(rows)),
+        "trending": log_count(graph.trending(query.published, rows)),
+        "colinking": log_count(graph.colinking(query.row, rows)),
+    }
+    return np.column_stack([columns[name] for name in FEATURES]).astype(np.float64)
+
+
+__all__ = ["FEATURES", "SIGNAL_FEATURES", "MODEL_FIELDS", "Query", "LinkGraph", "pair_features", "cosines",
+           "age_days", "recency", "newer", "same_section", "near_duplicate", "log_count"]
