@@ -144,3 +144,68 @@ def client(app):
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {API_TOKEN}"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """``readalso --db DB serve`` (gunicorn) on a free loopback port, stopped with SIGTERM."""
+
+    def __init__(self, db: Path, *, workers: int = 2, log: Path | None = None):
+        import os
+        import subprocess
+        import sys
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db = db
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("READALSO_", "PROMETHEUS_"))}
+        env.update(READALSO_API_TOKEN=API_TOKEN, READALSO_CORS_ORIGINS="*")
+        self.log = log or db.parent / "server.log"
+        command = [str(Path(sys.executable).parent / "readalso"), "--db", str(db), "serve",
+                   "--port", str(self.port), "--workers", str(workers)]
+        self.process = subprocess.Popen(command, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 20.0) -> "LiveServer":
+        import time
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@pytest.fixture
+def live_server(service_db):
+    server = LiveServer(service_db)
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
