@@ -1,0 +1,282 @@
+"""Offline scoring of the archive: the related list of every article, in parallel row blocks.
+
+Each block of rows goes through the same two steps as a live query: exact cosine candidates
+(``topk.top_k`` with ``candidate_count(k)`` candidates, the article itself excluded, only rows of
+its language when the engine ranks within a language) and then ``Engine.rerank``. So a batch list
+equals ``engine.related(id, k)`` for the same model version.
+
+Blocks run on joblib (local processes) or on dask.distributed workers through joblib's Dask
+backend; the code path is the same. Workers receive the artifact directory (and store) *paths*
+and load the engine memory-mapped once per process, so Dask workers must see the same paths
+(same machine or a shared file system). A worker only computes; the calling process writes each
+finished block to ``<work>/block-NNNNNN.jsonl`` (temporary file, then rename), so an interrupted
+run resumes: blocks with a finished file are not recomputed. Finished blocks are then merged, in
+row order, into the JSON Lines output and the store's ``related_lists`` table.
+
+Memory (bytes), for N index rows with nnz stored terms, J parallel jobs, B rows per block and
+C = candidate_count(k) candidates:
+
+    peak ~ S + J * (S + min(B, 256 MiB / (4 N)) * 4 N + 12 B C),   S = 8 nnz + 8 N
+
+S is the CSR matrix (float32 values, int32 term ids, int64 row pointers): memory-mapped from the
+artifact, so its pages are shared; each job holds one transposed copy (the postings ``top_k``
+builds) and one dense float32 block of scores, which ``top_k`` caps at 256 MiB. For 1M articles
+of ~185 terms (S ~ 1.5 GB) and J = 2 that is ~5 GB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from joblib import Parallel, delayed, parallel_config
+from tqdm import tqdm
+
+from recommender import topk
+from recommender.engine import Engine, candidate_count
+from recommender.store import Store
+
+log = logging.getLogger(__name__)
+
+MIN_BLOCK_ROWS = 64
+SLACK = 8  # extra cosine candidates, so last-bit differences at the cut cannot change the candidate set
+MAX_BLOCK_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What a batch run did."""
+
+    model_version: str
+    articles: int
+    blocks: int
+    computed_blocks: int
+    reused_blocks: int
+    block_rows: int
+    seconds: float
+    out: Path | None
+
+    @property
+    def articles_per_second(self) -> float:
+        return self.articles / self.seconds if self.seconds > 0 else float("inf")
+
+
+def default_block_rows(n_selected: int, n_jobs: int) -> int:
+    """Rows per block: about four blocks per job (progress, resumability), within 64..8192.
+
+    Larger blocks amortise the postings ``top_k`` builds per call; smaller ones lose less work on
+    an interruption. Memory hardly depends on it (see the module docstring).
+    """
+    return int(min(MAX_BLOCK_ROWS, max(MIN_BLOCK_ROWS, math.ceil(n_selected / max(1, 4 * n_jobs)))))
+
+
+def select_rows(engine: Engine, *, ids: Sequence[str] | None = None, since: datetime | None = None) -> np.ndarray:
+    """Index rows to score, in row order: every live article, or only ``ids``, or only those published since."""
+    index = engine.index
+    alive = index.alive.copy()
+    if ids is not None:
+        unknown = [i for i in ids if i not in index.row_of or not alive[index.row_of[i]]]
+        if unknown:
+            shown = ", ".join(repr(i) for i in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise ValueError(f"{len(unknown)} unknown article id(s): {shown}")
+        chosen = np.zeros_like(alive)
+        chosen[[index.row_of[i] for i in ids]] = True
+        alive &= chosen
+    if since is not None:
+        with np.errstate(invalid="ignore"):
+            alive &= index.published >= since.timestamp()
+    return np.flatnonzero(alive)
+
+
+def score_rows(engine: Engine, rows: np.ndarray, k: int) -> list[tuple[str, list[tuple[str, float, str]]]]:
+    """``(article_id, [(target_id, score, reason), ...])`` for index rows, the same ranking as ``engine.related``."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    index = engine.index
+    rows = np.asarray(rows, dtype=np.int64)
+    results: dict[int, list[tuple[str, float, str]]] = {}
+    wanted = candidate_count(k)
+    groups = np.unique(index.languages[rows]) if engine.config.same_language else [None]
+    for language in groups:
+        group = rows if language is None else rows[index.languages[rows] == language]
+        mask = index.mask(language=language)
+        hits = topk.top_k(index.matrix[group], index.matrix, wanted + SLACK, exclude=group, mask=mask)
+        for i, row in enumerate(group):
+            vector = index.matrix[row]
+            candidates, scores = _as_live(index.matrix, vector, hits.indices[i][hits.indices[i] >= 0], wanted)
+            mask[row] = False  # the live path's mask for this article: its language, never itself
+            ranking = engine.rerank(vector, candidates, scores, k, query=engine.query(index.ids[row]), mask=mask)
+            mask[row] = True
+            results[int(row)] = [(r.id, r.score, r.reason) for r in ranking]
+    return [(index.ids[row], results[int(row)]) for row in rows]
+
+
+def _as_live(matrix, vector, rows: np.ndarray, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``wanted`` of the candidate rows, scored with the live path's arithmetic.
+
+    ``top_k`` may round differently in the last bit (it accumulates in float64); the live index
+    accumulates a float32 sparse product term by term, which ``rows @ vector.T`` repeats exactly.
+    Re-sorting ``wanted + SLACK`` candidates by those scores (then lower row) gives the live top.
+    """
+    scores = np.asarray((matrix[rows] @ vector.T).todense(), dtype=np.float32).ravel()
+    order = np.lexsort((rows, -scores))[:wanted]
+    order = order[scores[order] > 0]
+    return rows[order], scores[order]
+
+
+def run_batch(artifact: str | os.PathLike, db: str | os.PathLike, *, k: int = 10,
+              out: str | os.PathLike | None = None, ids: Sequence[str] | None = None, since: datetime | None = None,
+              block_rows: int | None = None, n_jobs: int = 1, dask: str | None = None,
+              work_dir: str | os.PathLike | None = None, write_store: bool = True, progress: bool | None = None,
+              on_block: Callable[[int], None] | None = None) -> BatchReport:
+    """Score the selected articles of the model in ``artifact``; write JSON Lines and/or the store's lists.
+
+    ``db`` is the store (editors' pins and blocks shape the lists, as they do live; the lists are
+    written to its ``related_lists`` table unless ``write_store`` is false).
+
+    ``dask`` is ``"local"`` (a LocalCluster of ``n_jobs`` single-threaded worker processes) or a
+    scheduler address such as ``tcp://host:8786``; otherwise joblib runs ``n_jobs`` local processes.
+    Finished blocks are kept under ``work_dir`` (default: beside the artifact) until the merge
+    succeeds, so rerunning after an interruption redoes only unfinished blocks. ``on_block`` is
+    called with each finished block's number (after its file is written).
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
+    artifact = Path(artifact).resolve()
+    db_path = str(Path(db).resolve())
+    engine = load_engine(str(artifact), db_path)
+    rows = select_rows(engine, ids=ids, since=since)
+    block = block_rows or default_block_rows(rows.size, n_jobs)
+    if block < 1:
+        raise ValueError(f"block_rows must be at least 1, got {block}")
+    blocks = [rows[start : start + block] for start in range(0, rows.size, block)]
+    work = Path(work_dir) if work_dir is not None else artifact.parent / "batch" / _run_key(engine.version, k, block, rows)
+    work.mkdir(parents=True, exist_ok=True)
+    pending = [(n, b) for n, b in enumerate(blocks) if not _block_path(work, n).exists()]
+    reused = len(blocks) - len(pending)
+    log.info("batch %s: %d articles in %d blocks of %d rows (%d already done) in %s",
+             engine.version, rows.size, len(blocks), block, reused, work)
+    started = time.perf_counter()
+    done_rows = int(sum(blocks[n].size for n in range(len(blocks)) if _block_path(work, n).exists()))
+    with tqdm(total=int(rows.size), initial=done_rows, unit=" articles", desc="batch", file=sys.stderr,
+              disable=None if progress is None else not progress, smoothing=0.1) as bar:
+        for n, results in _run_blocks(str(artifact), db_path, k, pending, n_jobs, dask):
+            _write_block(work, n, results)
+            bar.update(len(results))
+            if on_block is not None:
+                on_block(n)
+    computed_seconds = time.perf_counter() - started
+    _merge(work, len(blocks), engine.version, out, db_path if write_store else None)
+    shutil.rmtree(work, ignore_errors=True)
+    return BatchReport(model_version=engine.version, articles=int(rows.size), blocks=len(blocks),
+                       computed_blocks=len(pending), reused_blocks=reused, block_rows=block,
+                       seconds=computed_seconds, out=Path(out) if out is not None else None)
+
+
+@lru_cache(maxsize=2)
+def load_engine(artifact: str, db: str) -> Engine:
+    """The engine of an artifact directory with its store, loaded once per process (arrays memory-mapped).
+
+    Batch workers (local processes or Dask workers) call this with paths, never receive the engine.
+    """
+    return Engine.load(artifact, Store(db, create=False), verify=False)
+
+
+def _score_block(artifact: str, db: str, k: int, number: int, rows: np.ndarray):
+    return number, score_rows(load_engine(artifact, db), rows, k)
+
+
+def _run_blocks(artifact: str, db: str, k: int, pending: list[tuple[int, np.ndarray]], n_jobs: int,
+                dask: str | None) -> Iterable[tuple[int, list]]:
+    """Finished blocks, as they finish, from joblib processes or from Dask workers."""
+    if not pending:
+        return
+    tasks = (delayed(_score_block)(artifact, db, k, n, rows) for n, rows in pending)
+    if dask is None:
+        if n_jobs == 1:
+            yield from (_score_block(artifact, db, k, n, rows) for n, rows in pending)
+            return
+        with parallel_config(backend="loky", n_jobs=n_jobs):
+            yield from Parallel(return_as="generator_unordered")(tasks)
+        return
+    from distributed import Client, LocalCluster
+    if dask == "local":
+        cluster = LocalCluster(n_workers=n_jobs, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(cluster)
+    else:
+        cluster, client = None, Client(dask)
+    try:
+        with parallel_config(backend="dask", n_jobs=-1):
+            yield from Parallel(return_as="generator_unordered")(tasks)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_key(version: str | None, k: int, block: int, rows: np.ndarray) -> str:
+    digest = hashlib.sha256(f"{version}|{k}|{block}|".encode() + np.ascontiguousarray(rows, dtype=np.int64).tobytes())
+    return f"{version}-k{k}-{digest.hexdigest()[:12]}"
+
+
+def _block_path(work: Path, number: int) -> Path:
+    return work / f"block-{number:06d}.jsonl"
+
+
+def _write_block(work: Path, number: int, results: list[tuple[str, list[tuple[str, float, str]]]]) -> None:
+    """One finished block, written to a temporary file and renamed (a block file is complete or absent)."""
+    path = _block_path(work, number)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for article_id, related in results:
+            handle.write(json.dumps([article_id, related], ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+
+
+def _read_block(work: Path, number: int) -> list[tuple[str, list[tuple[str, float, str]]]]:
+    with open(_block_path(work, number), encoding="utf-8") as handle:
+        return [(item[0], [tuple(r) for r in item[1]]) for item in map(json.loads, handle)]
+
+
+def _merge(work: Path, n_blocks: int, version: str, out: str | os.PathLike | None, db: str | None) -> None:
+    """Finished blocks, in row order, into the JSON Lines file (atomically) and the store table."""
+    store = Store(db, create=False) if db is not None else None
+    handle, tmp = None, None
+    if out is not None:
+        out = Path(out)
+        tmp = out.with_name(f".{out.name}.partial")
+        handle = open(tmp, "w", encoding="utf-8")
+    try:
+        for number in range(n_blocks):
+            results = _read_block(work, number)
+            if handle is not None:
+                for article_id, related in results:
+                    handle.write(json.dumps({"id": article_id,
+                                             "related": [{"id": t, "score": s} for t, s, _ in related]},
+                                            ensure_ascii=False) + "\n")
+            if store is not None:
+                store.replace_related_lists(version, results)
+    finally:
+        if handle is not None:
+            handle.close()
+        if store is not None:
+            store.close()
+    if tmp is not None:
+        os.replace(tmp, out)
+
+
+__all__ = ["BatchReport", "default_block_rows", "load_engine", "run_batch", "score_rows", "select_rows"]
