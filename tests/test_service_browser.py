@@ -1,0 +1,133 @@
+"""The widget in a real browser: Debian's Chromium, headless, driven by Playwright, against gunicorn."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import HOSTILE_HEADLINE, LiveServer, build_service_db
+from recommender.store import Store
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+REPORTS = Path(__file__).resolve().parents[1] / "reports"
+
+pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium "
+                                                                "(apt-get install -y chromium)")]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory):
+    """One gunicorn for this module's tests (each test uses its own article's events)."""
+    server = LiveServer(build_service_db(tmp_path_factory.mktemp("browser")))
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser_page():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[test]')")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 1000})
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}") or dialog.dismiss())
+            page.errors = errors
+            yield page
+        finally:
+            browser.close()
+
+
+def api(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_widget_renders_the_api_answer_safely_and_reports_clicks(live_server, browser_page, tmp_path):
+    page = browser_page
+    # Links point at the publisher's site: answer those navigations with a stub page, offline.
+    page.route(re.compile(r"^https://news\.example/"),
+               lambda route: route.fulfill(status=200, content_type="text/html", body="<p>publisher page</p>"))
+    expected = api(f"{live_server.url}/v1/articles/storm-1/related?k=5")["related"]
+    assert HOSTILE_HEADLINE in [item["headline"] for item in expected]
+
+    page.goto(f"{live_server.url}/demo/storm-1")
+    box = page.locator("[data-readalso-article='storm-1']")
+    assert box.get_attribute("data-readalso-state") in ("waiting", "loading", "rendered")
+    box.scroll_into_view_if_needed()  # the widget fetches only when scrolled near
+    page.wait_for_selector("[data-readalso-state='rendered'] .readalso__link", timeout=10_000)
+
+    links = page.locator(".readalso__link")
+    assert links.all_text_contents() == [item["headline"] for item in expected]
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [item["url"] for item in expected]
+    assert page.locator(".readalso h2").text_content() == "Read also"
+    assert page.locator("section.readalso").get_attribute("aria-labelledby") == page.locator(".readalso h2").get_attribute("id")
+    # The hostile headline is text: no <img> was created, nothing ran.
+    assert page.locator(".readalso img").count() == 0
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.errors == []
+
+    REPORTS.mkdir(exist_ok=True)
+    shot = tmp_path / "widget.png"
+    box.screenshot(path=str(shot))
+    page.screenshot(path=str(tmp_path / "demo-page.png"), full_page=True)
+    shutil.copy(shot, REPORTS / "widget.png")
+    shutil.copy(tmp_path / "demo-page.png", REPORTS / "demo-page.png")
+
+    target = expected[1]
+    with page.expect_navigation():
+        links.nth(1).click()
+    assert page.url == target["url"]
+    deadline = time.monotonic() + 10
+    while True:
+        with Store(live_server.db) as store:
+            clicks = store.events(type="click", article_id="storm-1")
+            impressions = store.events(type="impression", article_id="storm-1")
+        if clicks or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert [(c["target_id"], c["position"]) for c in clicks] == [(target["id"], 2)]
+    assert clicks[0]["client_time"] and clicks[0]["model_version"].startswith("v")
+    assert [(e["target_id"], e["position"]) for e in impressions] == [(item["id"], i) for i, item in enumerate(expected, 1)]
+
+
+def test_widget_renders_nothing_when_the_api_fails(live_server, browser_page):
+    page = browser_page
+    page.route("**/v1/articles/*/related*", lambda route: route.fulfill(status=500, body="{}"))
+    page.goto(f"{live_server.url}/demo/storm-1")
+    page.locator("[data-readalso-article]").scroll_into_view_if_needed()
+    page.wait_for_selector("[data-readalso-state='failed']", state="attached", timeout=10_000)
+    assert page.locator("[data-readalso-article]").inner_html() == ""
+    assert page.errors == []
+
+
+def test_widget_fetches_only_when_scrolled_near(live_server, browser_page):
+    page = browser_page
+    spacer = '<div id="spacer" style="height:4000px"></div>'
+
+    def long_page(route):  # the demo page with a long article above the widget
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace("<div data-readalso-article", spacer + "<div data-readalso-article"))
+
+    page.route(re.compile(r".*/demo/election-1$"), long_page)
+    fetched = []
+    page.on("request", lambda request: "/related" in request.url and fetched.append(request.url))
+    page.goto(f"{live_server.url}/demo/election-1")
+    page.wait_for_function("document.querySelector('[data-readalso-article]').dataset.readalsoState === 'waiting'")
+    page.wait_for_timeout(500)
+    assert fetched == []
+    page.mouse.wheel(0, 3500)  # scroll to within the 300px margin
+    page.wait_for_selector("[data-readalso-state='rendered'] .readalso__link", timeout=10_000)
+    assert len(fetched) == 1 and fetched[0].endswith("/v1/articles/election-1/related?k=5")
