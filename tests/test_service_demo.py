@@ -1,0 +1,40 @@
+"""The service on the demo corpus (data/demo), when it is present."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import DEMO
+from recommender.engine import Engine
+from recommender.links import resolve_store
+from recommender.readers import Record, read_path
+from recommender.store import Store
+
+
+@pytest.fixture
+def demo_db(tmp_path):
+    sources = [p for p in (DEMO / "text", DEMO / "html") if p.exists()]
+    if not sources:
+        pytest.skip(f"no demo corpus under {DEMO}")
+    db = tmp_path / "demo.db"
+    with Store(db) as store:
+        store.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
+        resolve_store(store)
+        Engine.build(store).save(db.with_suffix(".artifacts"))
+    return db
+
+
+def test_demo_corpus_through_the_service(make_app, demo_db):
+    client = make_app(DB=demo_db).test_client()
+    assert client.get("/readyz").get_json()["articles"] >= 20
+    demo = client.get("/demo")
+    assert demo.status_code == 302
+    article_id = demo.headers["Location"].removeprefix("/demo/")
+    page = client.get(demo.headers["Location"])
+    assert page.status_code == 200 and f'data-readalso-article="{article_id}"' in page.get_data(as_text=True)
+    items = client.get(f"/v1/articles/{article_id}/related?k=5").get_json()["related"]
+    assert len(items) == 5 and all(item["headline"] and item["reason"] for item in items)
+    with Store(demo_db) as store:
+        linked = {link.target_id for link in store.get(article_id).read_also} | {
+            source for source, target in store.resolved_links() if target == article_id}
+    assert linked & {item["id"] for item in items}  # editors' own picks are among the five
