@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from recommender.articles import Article, ReadAlsoLink, canonical_url, normalise_headline, parse_datetime
 
@@ -42,6 +43,13 @@ CREATE TABLE IF NOT EXISTS read_also (
 );
 CREATE INDEX IF NOT EXISTS read_also_target ON read_also(target_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feedback (
+    source_id TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('pin', 'block')),
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (source_id, target_id)
+);
 -- Every change to the articles table bumps meta.articles_changed, so other processes
 -- serving the same store notice new or changed articles with one cheap read.
 CREATE TRIGGER IF NOT EXISTS articles_changed_insert AFTER INSERT ON articles BEGIN
@@ -68,6 +76,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_article ON events(article_id, type);
 """
+
+
+FEEDBACK_KINDS = ("pin", "block")
+
+
+class Feedback(NamedTuple):
+    """Editors' say over one article's list: pinned stories first (in order), blocked stories never."""
+
+    pins: tuple[str, ...]
+    blocks: frozenset[str]
 
 
 class StoreError(RuntimeError):
@@ -290,6 +308,44 @@ class Store:
         """A counter bumped by every insert, update or delete of an article (by any process)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'articles_changed'").fetchone()
         return int(row["value"]) if row else 0
+
+    # -- editor feedback ----------------------------------------------------------------------
+    def set_feedback(self, source_id: str, target_id: str, kind: str) -> None:
+        """Pin ``target_id`` to ``source_id``'s list, or block the pair for good (a pair is one or the other)."""
+        if kind not in FEEDBACK_KINDS:
+            raise ValueError(f"feedback kind must be one of {', '.join(FEEDBACK_KINDS)}, got {kind!r}")
+        if source_id == target_id:
+            raise ValueError(f"an article cannot be pinned to or blocked from itself: {source_id!r}")
+        missing = [i for i in (source_id, target_id) if self.get(i) is None]
+        if missing:
+            raise ValueError(f"unknown article id {missing[0]!r}")
+        with self.transaction() as db:
+            db.execute("INSERT INTO feedback (source_id, target_id, kind, created_at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT(source_id, target_id) DO UPDATE SET kind = excluded.kind, "
+                       "created_at = excluded.created_at",
+                       (source_id, target_id, kind, datetime.now(timezone.utc).isoformat()))
+
+    def remove_feedback(self, source_id: str, target_id: str, kind: str | None = None) -> bool:
+        """Forget a pin or block (of ``kind`` if given); returns whether there was one."""
+        sql, args = "DELETE FROM feedback WHERE source_id = ? AND target_id = ?", [source_id, target_id]
+        if kind is not None:
+            sql, args = sql + " AND kind = ?", [*args, kind]
+        with self.transaction() as db:
+            return db.execute(sql, args).rowcount > 0
+
+    def feedback_for(self, source_id: str) -> Feedback | None:
+        """The pins (oldest first) and blocks of one article's list, or None when it has neither."""
+        rows = self._db.execute("SELECT target_id, kind FROM feedback WHERE source_id = ? ORDER BY created_at, target_id",
+                                (source_id,)).fetchall()
+        if not rows:
+            return None
+        return Feedback(tuple(r["target_id"] for r in rows if r["kind"] == "pin"),
+                        frozenset(r["target_id"] for r in rows if r["kind"] == "block"))
+
+    def all_feedback(self) -> list[tuple[str, str, str]]:
+        """``(source_id, target_id, kind)`` of every pin and block."""
+        return [tuple(row) for row in self._db.execute(
+            "SELECT source_id, target_id, kind FROM feedback ORDER BY source_id, created_at, target_id")]
 
     # -- metadata -----------------------------------------------------------------------------
     def get_meta(self, key: str, default=None):

@@ -1,0 +1,68 @@
+"""Reading lists: story order, the latest update, superseded near-duplicates, history exclusion, budgets."""
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from recommender.engine import Engine, EngineConfig, UnknownArticle
+from recommender.reading_list import fit_budget, history_list, story_list
+
+
+@pytest.fixture
+def engine(corpus):
+    return Engine.from_articles(corpus)
+
+
+def test_fit_budget_takes_what_fits_in_priority_order():
+    minutes = {"a": 3.0, "b": 5.0, "c": 2.0}
+    assert fit_budget(["a", "b", "c"], minutes, 6) == ["a", "c"]
+    assert fit_budget(["a", "b", "c"], minutes, None) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="minutes must be positive"):
+        fit_budget(["a"], minutes, 0)
+
+
+def test_story_list_is_in_time_order_with_the_latest_marked(engine):
+    result = story_list(engine, "storm-2")
+    assert [i.id for i in result.items] == ["storm-1", "storm-2", "storm-3"]
+    assert [i.latest for i in result.items] == [False, False, True]
+    assert result.to_dict()["kind"] == "story"
+
+
+def test_an_update_supersedes_its_near_duplicate(corpus):
+    update = replace(corpus[2], id="storm-3-update", headline=corpus[2].headline + " (updated)",
+                     published_at=corpus[2].published_at + timedelta(hours=5), url=None)
+    engine = Engine.from_articles([*corpus, update])
+    ids = [i.id for i in story_list(engine, "storm-1").items]
+    assert ids == ["storm-1", "storm-2", "storm-3-update"]
+
+
+def test_story_budget_keeps_the_latest_first(engine, corpus):
+    one = corpus[2].reading_minutes
+    result = story_list(engine, "storm-1", minutes=one + 0.01)
+    assert [i.id for i in result.items] == ["storm-3"] and result.items[0].latest
+    assert result.total_minutes <= one + 0.1
+
+
+def test_history_list_excludes_what_was_read_and_is_freshest_first(engine, corpus):
+    result = history_list(engine, ["storm-1", "election-1"], k=4)
+    ids = [i.id for i in result.items]
+    assert ids and not {"storm-1", "election-1"} & set(ids)
+    assert {"storm-2", "storm-3"} & set(ids) and {"election-2", "election-3"} & set(ids)  # both topics: diverse
+    times = [i.published_at for i in result.items]
+    assert times == sorted(times, reverse=True)
+
+
+def test_history_budget(engine, corpus):
+    budget = 2.5 * max(a.reading_minutes for a in corpus)
+    result = history_list(engine, ["storm-1"], minutes=budget)
+    assert 0 < len(result.items) <= 2 and result.total_minutes <= budget + 0.1
+
+
+def test_unknown_ids_and_empty_history_are_refused(engine):
+    with pytest.raises(UnknownArticle):
+        story_list(engine, "nope")
+    with pytest.raises(UnknownArticle):
+        history_list(engine, ["storm-1", "nope"])
+    with pytest.raises(ValueError, match="at least one"):
+        history_list(engine, [])
