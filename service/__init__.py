@@ -39,6 +39,7 @@ DEFAULTS = {
     "MAX_K": 50,                     # largest k a caller may ask for
     "DEFAULT_K": 5,
     "CACHE_MAX_AGE": 60,             # seconds browsers and CDNs may keep a ranking
+    "RANKING_CACHE_SECONDS": 30,     # seconds a process reuses a ranking (cleared when any article changes); 0: off
     "MAX_EVENTS": 100,               # events in one beacon
     "LOG_LEVEL": "INFO",
     "CONFIGURE_LOGGING": True,       # install a stderr handler whose lines carry the request id
@@ -101,6 +102,7 @@ def _normalise(config: Config) -> None:
     config["CORS_ORIGINS"] = [o.strip().rstrip("/") for o in origins or [] if o and o.strip()]
     for key in ("MAX_K", "DEFAULT_K", "CACHE_MAX_AGE", "MAX_EVENTS", "MAX_CONTENT_LENGTH"):
         config[key] = int(config[key])
+    config["RANKING_CACHE_SECONDS"] = float(config["RANKING_CACHE_SECONDS"])
 
 
 # -- request ids and logging ------------------------------------------------------------------

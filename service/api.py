@@ -18,6 +18,7 @@ from recommender.articles import Article, ArticleError
 from recommender.engine import UnknownArticle
 from recommender.links import resolve_store
 from recommender.ranking import Filters
+from recommender.reading_list import history_list, story_list
 from recommender.readers.fields import build_article
 
 from .errors import ApiError, bad_parameter, error_response, unprocessable
@@ -184,11 +185,16 @@ def related(article_id: str):
     """Ranked related stories for a stored article."""
     k, filters, diversity = query_filters()
     current = snapshot()
-    with current.lock:
-        engine = current.require_engine()
-        ranking = engine.related(article_id, k, filters=filters, diversity=diversity)
-        items = ranking_items(current, ranking)
-    return cacheable({"article_id": article_id, "model_version": current.version, "related": items})
+
+    def rank():
+        with current.lock:
+            engine = current.require_engine()
+            ranking = engine.related(article_id, k, filters=filters, diversity=diversity)
+            return {"article_id": article_id, "model_version": current.version,
+                    "related": ranking_items(current, ranking)}
+
+    ttl = current_app.config["RANKING_CACHE_SECONDS"]
+    return cacheable(current.cached(("related", article_id, k, filters, diversity), ttl, rank))
 
 
 @bp.post("/related")
@@ -290,6 +296,7 @@ def store_articles(articles: list[Article]) -> list[tuple[str, str]]:
         changed = [article_id for status, article_id in results if status != "unchanged"]
         if current.engine is not None and changed:
             current.engine.add(list(current.store.get_many(changed).values()))
+            current.forget_rankings()
     return results
 
 
@@ -373,3 +380,37 @@ def _client_time(value, name: str) -> str | None:
     except (ValueError, OverflowError, OSError):
         pass
     raise unprocessable(name, f"time must be epoch milliseconds or ISO 8601, got {value!r}")
+
+
+# -- reading lists ----------------------------------------------------------------------------
+@bp.post("/reading-list")
+def reading_list():
+    """A reading list: ``{"story": ID}`` catches up on a developing story (oldest first, the latest
+    marked), ``{"history": [ID, ...]}`` says what to read next; ``minutes`` is an optional time budget,
+    ``k`` (history only, default 10) the most articles."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise unprocessable("body", 'expected a JSON object with "story" or "history"')
+    story, history = body.get("story"), body.get("history")
+    if (story is None) == (history is None):
+        raise unprocessable("story", 'give either "story": ID or "history": [ID, ...]')
+    if story is not None and (not isinstance(story, str) or not 0 < len(story) <= MAX_ID):
+        raise unprocessable("story", f"story must be an article id (1..{MAX_ID} characters)")
+    if history is not None and (not isinstance(history, list) or not 0 < len(history) <= 100 or not all(
+            isinstance(i, str) and 0 < len(i) <= MAX_ID for i in history)):
+        raise unprocessable("history", "history must be a list of 1..100 article ids")
+    minutes = body.get("minutes")
+    if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
+                                or not 0 < minutes <= 1440):
+        raise unprocessable("minutes", f"minutes must be a number in (0, 1440], got {minutes!r}")
+    k = body.get("k", 10)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 50:
+        raise unprocessable("k", f"k must be an integer in 1..50, got {k!r}")
+    current = snapshot()
+    with current.lock:
+        engine = current.require_engine()
+        if story is not None:
+            result = story_list(engine, story, minutes=minutes)
+        else:
+            result = history_list(engine, history, minutes=minutes, k=k)
+    return jsonify(model_version=current.version, **result.to_dict())

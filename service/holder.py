@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 SERVED_MODEL = "served_model"
 BROKEN = (artifacts.ArtifactError, ValueError, KeyError, IndexError, OSError)
 """What loading a damaged artifact can raise (checksums catch most; a smoke test the rest)."""
+MAX_CACHED = 10_000
 
 
 class ModelUnavailable(RuntimeError):
@@ -51,6 +53,26 @@ class Snapshot:
     engine: Engine | None
     changes_seen: int
     lock: threading.RLock = field(default_factory=threading.RLock)
+    rankings: dict = field(default_factory=dict)  # key -> (expires, payload): answers reused for a short while
+
+    def cached(self, key, ttl: float, compute):
+        """``compute()``'s answer for ``key``, reused for ``ttl`` seconds or until an article changes."""
+        if ttl <= 0:
+            return compute()
+        now = time.monotonic()
+        with self.lock:
+            hit = self.rankings.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+            payload = compute()
+            if len(self.rankings) >= MAX_CACHED:
+                self.rankings.clear()
+            self.rankings[key] = (now + ttl, payload)
+            return payload
+
+    def forget_rankings(self) -> None:
+        with self.lock:
+            self.rankings.clear()
 
     @property
     def version(self) -> str | None:
@@ -70,6 +92,7 @@ class Snapshot:
                 return 0
             added = self.engine.sync(self.store)
             self.changes_seen = changes
+            self.rankings.clear()
             if added:
                 log.info("synced %d new or changed articles into model %s", added, self.engine.version)
             return added

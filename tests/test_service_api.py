@@ -64,6 +64,19 @@ def test_related_filters(client):
     assert recent == []  # the planted corpus is older than a minute and a half
 
 
+@pytest.mark.parametrize("seconds, calls", [(30, 1), (0, 3)])
+def test_rankings_are_reused_for_a_while(make_app, seconds, calls):
+    app = make_app(RANKING_CACHE_SECONDS=seconds)
+    engine = app.extensions["readalso"].current().engine
+    made, real = [], engine.related
+    engine.related = lambda *a, **k: made.append(a) or real(*a, **k)
+    client = app.test_client()
+    answers = [client.get(RELATED).get_json() for _ in range(3)]
+    assert len(made) == calls and answers[0] == answers[1] == answers[2]
+    client.get(RELATED + "?k=2")
+    assert len(made) == calls + 1  # other parameters, other entry
+
+
 def test_related_etag_and_cache_control(client):
     first = client.get(RELATED)
     assert first.headers["ETag"] and "max-age=60" in first.headers["Cache-Control"]
@@ -140,6 +153,7 @@ NEW_STORY = {"headline": "Storm Ardent: rebuilding the broken flood barriers beg
 
 
 def test_put_article_is_recommendable_at_once(client, auth):
+    assert "storm-rebuild" not in {i["id"] for i in client.get("/v1/articles/storm-2/related?k=5").get_json()["related"]}
     response = client.put("/v1/articles/storm-rebuild", json=NEW_STORY, headers=auth)
     assert response.status_code == 201 and response.get_json() == {"id": "storm-rebuild", "status": "new"}
     assert response.headers["Location"] == "/v1/articles/storm-rebuild"
@@ -286,6 +300,8 @@ def test_reload_refuses_a_broken_artifact_and_keeps_serving(app, client, auth, s
 def test_workers_follow_writes_and_reloads_of_another_process(make_app, auth, service_db):
     """Two apps on one store stand for two gunicorn workers."""
     one, two = make_app().test_client(), make_app().test_client()
+    before = two.get("/v1/articles/storm-2/related?k=5").get_json()["related"]  # now in two's ranking cache
+    assert "storm-rebuild" not in {i["id"] for i in before}
     assert one.put("/v1/articles/storm-rebuild", json=NEW_STORY, headers=auth).status_code == 201
     assert "storm-rebuild" in {i["id"] for i in two.get("/v1/articles/storm-2/related?k=5").get_json()["related"]}
     assert two.get("/v1/articles/storm-rebuild/related").status_code == 200
