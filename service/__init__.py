@@ -133,13 +133,12 @@ def _add_request_id_to_log_records() -> None:
 
 
 def _configure_logging(level: str) -> None:
-    """One stderr handler on the root logger whose lines carry the request id."""
+    """Root handlers print the request id: the ones already there (the CLI's), else one on stderr."""
     root = logging.getLogger()
-    if not any(getattr(h, "readalso", False) for h in root.handlers):
-        handler = logging.StreamHandler()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    for handler in root.handlers:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        handler.readalso = True
-        root.addHandler(handler)
     logging.getLogger("recommender").setLevel(level)
     logging.getLogger("service").setLevel(level)
 
