@@ -297,6 +297,30 @@ def test_reload_refuses_a_broken_artifact_and_keeps_serving(app, client, auth, s
     assert 'readalso_model_reloads_total{outcome="refused"} 1.0' in client.get("/metrics").get_data(as_text=True)
 
 
+def test_a_request_in_flight_finishes_on_the_model_it_started_with(app, client, auth, service_db):
+    holder = app.extensions["readalso"]
+    started = holder.current()
+    with Store(service_db) as store:
+        newer = Engine.build(store).save(service_db.with_suffix(".artifacts")).name
+    real = started.engine.related
+
+    def reload_meanwhile(*args, **kwargs):
+        holder.reload()  # another request swaps the model while this one is ranking
+        return real(*args, **kwargs)
+
+    started.engine.related = reload_meanwhile
+    body = client.get(RELATED).get_json()
+    assert body["model_version"] == started.version != newer
+    assert holder.current().version == newer
+    assert client.get(RELATED).get_json()["model_version"] == newer
+
+
+def test_reload_refuses_a_missing_artifact(client, auth, service_db):
+    (service_db.with_suffix(".artifacts") / "CURRENT").write_text("v-gone")
+    error_of(client.post("/v1/admin/reload", headers=auth), 422, "artifact_refused")
+    assert client.get(RELATED).status_code == 200
+
+
 def test_workers_follow_writes_and_reloads_of_another_process(make_app, auth, service_db):
     """Two apps on one store stand for two gunicorn workers."""
     one, two = make_app().test_client(), make_app().test_client()
