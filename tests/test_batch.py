@@ -96,6 +96,7 @@ def test_batch_equals_live_ranking_for_every_article(model, tmp_path):
     assert "a0055" not in {t for t, _, _ in expected["a0030"]}
 
 
+@pytest.mark.slow
 def test_parallel_processes_give_the_same_lists(model, tmp_path):
     db, artifact = model
     batch.run_batch(artifact, db=db, k=K, out=tmp_path / "one.jsonl", block_rows=32, write_store=False, progress=False)
