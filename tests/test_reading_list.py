@@ -66,3 +66,28 @@ def test_unknown_ids_and_empty_history_are_refused(engine):
         history_list(engine, ["storm-1", "nope"])
     with pytest.raises(ValueError, match="at least one"):
         history_list(engine, [])
+
+
+def test_service_reading_lists(client):
+    story = client.post("/v1/reading-list", json={"story": "storm-2", "minutes": 30})
+    assert story.status_code == 200, story.get_json()
+    items = story.get_json()["items"]
+    assert [i["id"] for i in items][:3] == ["storm-1", "storm-2", "storm-3"] and items[-1]["latest"]
+    assert story.get_json()["total_minutes"] <= 30
+    after = client.post("/v1/reading-list", json={"history": ["storm-1"], "k": 2}).get_json()
+    assert len(after["items"]) <= 2 and "storm-1" not in [i["id"] for i in after["items"]]
+
+
+@pytest.mark.parametrize("body, status, parameter", [
+    ({}, 422, "story"),
+    ({"story": "storm-1", "history": ["storm-2"]}, 422, "story"),
+    ({"history": []}, 422, "history"),
+    ({"story": "storm-1", "minutes": -1}, 422, "minutes"),
+    ({"history": ["storm-1"], "k": 0}, 422, "k"),
+    ({"story": "nope"}, 404, "id"),
+])
+def test_service_reading_list_errors(client, body, status, parameter):
+    response = client.post("/v1/reading-list", json=body)
+    assert response.status_code == status
+    error = response.get_json()["error"]
+    assert error.get("parameter") == parameter
