@@ -55,6 +55,9 @@ class EngineConfig:
     freshness: bool = True
     popularity: bool = True
     colinking: bool = True
+    # Live queries probe the postings with only this many strongest terms (None: all, exact); see
+    # ArticleIndex.search and docs/performance.md for the measured loss. Batch lists are always exact.
+    query_terms: int | None = None
 
     # Signals that can be switched off one at a time (ablation), and how.
     SIGNALS = {
@@ -334,7 +337,7 @@ class Engine:
         now = now or datetime.now(timezone.utc)
         mask = self.index.mask(language=language if self.config.same_language else None, section=filters.section,
                                published_after=filters.published_after(now), exclude=[*filters.exclude, *exclude])
-        hits = self.index.search(vector, candidate_count(k), mask)
+        hits = self.index.search(vector, candidate_count(k), mask, max_terms=self.config.query_terms)
         rows = hits.indices[0][hits.indices[0] >= 0]
         return self.rerank(vector, rows, hits.scores[0][: rows.size], k, diversity=diversity, query=query, mask=mask)
 

@@ -33,6 +33,7 @@ class ArticleIndex:
         self.alive = np.ones(len(self.ids), dtype=bool)
         self.row_of = {article_id: row for row, article_id in enumerate(self.ids)}
         self._postings = None
+        self._language_rows: dict[str, np.ndarray] = {}  # language -> boolean rows, built on first use
 
     @classmethod
     def from_articles(cls, articles: Sequence[Article], matrix: sp.csr_matrix) -> "ArticleIndex":
@@ -68,6 +69,7 @@ class ArticleIndex:
         self.alive = np.concatenate([self.alive, np.ones(len(articles), dtype=bool)])
         self.row_of.update((a.id, start + i) for i, a in enumerate(articles))
         self._postings = None
+        self._language_rows = {}
 
     def vector(self, article_id: str) -> sp.csr_matrix:
         return self.matrix[self.row_of[article_id]]
@@ -77,7 +79,9 @@ class ArticleIndex:
         """Rows allowed as candidates: alive, and matching the given filters."""
         allowed = self.alive.copy()
         if language is not None:
-            allowed &= self.languages == language
+            if language not in self._language_rows:  # comparing an object array costs ~1 ms per 100k rows
+                self._language_rows[language] = self.languages == language
+            allowed &= self._language_rows[language]
         if section is not None:
             allowed &= self.sections == section.strip().lower()
         if published_after is not None:
@@ -87,20 +91,52 @@ class ArticleIndex:
         allowed[rows] = False
         return allowed
 
-    def search(self, query: sp.csr_matrix, k: int, mask: np.ndarray | None = None) -> Neighbours:
-        """Exact top-k rows by cosine for one query row, through the inverted postings."""
+    def search(self, query: sp.csr_matrix, k: int, mask: np.ndarray | None = None, *,
+               max_terms: int | None = None, pool: int | None = None) -> Neighbours:
+        """Top-k rows by cosine for one query row, through the inverted postings; exact by default.
+
+        With ``max_terms`` (More Like This keeps 25) only the query's strongest terms probe the
+        postings; the best ``pool`` rows by that partial score (default ``4 k``) are then scored
+        exactly, so returned scores are true cosines but a row may be missed: the loss is
+        measured in ``scripts/bench_query.py`` and reported in docs/performance.md.
+        """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        scores = np.asarray((sp.csr_matrix(query, dtype=np.float32) @ self.postings).todense()).ravel()
+        query = sp.csr_matrix(query, dtype=np.float32)
+        pruned = max_terms is not None and query.nnz > max_terms
+        probe = prune_query(query, max_terms) if pruned else query
+        scores = np.asarray((probe @ self.postings).todense()).ravel()
         if mask is not None:
             scores[~mask] = 0.0
-        candidates = np.flatnonzero(scores > 0)
-        if candidates.size > k:
-            kth = -np.partition(-scores[candidates], k - 1)[k - 1]
-            candidates = candidates[scores[candidates] >= kth]
-        order = np.lexsort((candidates, -scores[candidates]))[:k]
-        rows = candidates[order]
+        rows = _best(scores, (pool or 4 * k) if pruned else k)
+        if pruned:  # the live arithmetic of the full product, for the pool only
+            exact = np.asarray((self.matrix[rows] @ query.T).todense(), dtype=np.float32).ravel()
+            order = np.lexsort((rows, -exact))[:k]
+            order = order[exact[order] > 0]
+            rows, found = rows[order], exact[order]
+        else:
+            found = scores[rows]
         indices = np.full((1, k), -1, dtype=np.int64)
         values = np.full((1, k), -np.inf, dtype=np.float32)
-        indices[0, : rows.size], values[0, : rows.size] = rows, scores[rows]
+        indices[0, : rows.size], values[0, : rows.size] = rows, found
         return Neighbours(indices, values)
+
+
+def prune_query(query: sp.csr_matrix, n_terms: int) -> sp.csr_matrix:
+    """The row with only its ``n_terms`` largest weights (term order kept), e.g. More Like This's 25."""
+    if n_terms < 1:
+        raise ValueError(f"n_terms must be at least 1, got {n_terms}")
+    query = sp.csr_matrix(query, dtype=np.float32)
+    if query.nnz <= n_terms:
+        return query
+    keep = np.sort(np.argsort(-query.data, kind="stable")[:n_terms])
+    return sp.csr_matrix((query.data[keep], query.indices[keep], np.array([0, n_terms])), shape=query.shape)
+
+
+def _best(scores: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k best positive scores, best first, ties by lower row."""
+    candidates = np.flatnonzero(scores > 0)
+    if candidates.size > k:
+        kth = -np.partition(-scores[candidates], k - 1)[k - 1]
+        candidates = candidates[scores[candidates] >= kth]
+    return candidates[np.lexsort((candidates, -scores[candidates]))[:k]]

@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at TEXT NOT NULL,
     PRIMARY KEY (source_id, target_id)
 );
+CREATE TABLE IF NOT EXISTS related_lists (
+    article_id TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    target_id TEXT NOT NULL,
+    score REAL NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (article_id, model_version, position)
+);
 -- Every change to the articles table bumps meta.articles_changed, so other processes
 -- serving the same store notice new or changed articles with one cheap read.
 CREATE TRIGGER IF NOT EXISTS articles_changed_insert AFTER INSERT ON articles BEGIN
@@ -308,6 +317,37 @@ class Store:
         """A counter bumped by every insert, update or delete of an article (by any process)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'articles_changed'").fetchone()
         return int(row["value"]) if row else 0
+
+    # -- precomputed lists (written by batch scoring) ------------------------------------------
+    def replace_related_lists(self, model_version: str,
+                              lists: Iterable[tuple[str, Iterable[tuple[str, float, str]]]]) -> int:
+        """Store ``(article_id, [(target_id, score, reason), ...])`` lists, best first, for one model version.
+
+        Earlier lists of those articles (any version) are replaced; one transaction. Returns how many lists.
+        """
+        count = 0
+        with self.transaction() as db:
+            for article_id, related in lists:
+                db.execute("DELETE FROM related_lists WHERE article_id = ?", (article_id,))
+                db.executemany(
+                    "INSERT INTO related_lists (article_id, model_version, position, target_id, score, reason) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [(article_id, model_version, i, target, float(score), reason)
+                     for i, (target, score, reason) in enumerate(related)])
+                count += 1
+        return count
+
+    def precomputed(self, article_id: str, model_version: str, k: int) -> list[tuple[str, float, str]] | None:
+        """The first ``k`` of an article's precomputed list for that model version, or None if it holds fewer."""
+        rows = self._db.execute(
+            "SELECT target_id, score, reason FROM related_lists WHERE article_id = ? AND model_version = ? "
+            "ORDER BY position LIMIT ?", (article_id, model_version, k)).fetchall()
+        return [tuple(row) for row in rows] if len(rows) == k else None
+
+    def related_list_counts(self) -> dict[str, int]:
+        """How many articles have a precomputed list, per model version."""
+        return dict(self._db.execute(
+            "SELECT model_version, count(DISTINCT article_id) FROM related_lists GROUP BY model_version").fetchall())
 
     # -- editor feedback ----------------------------------------------------------------------
     def set_feedback(self, source_id: str, target_id: str, kind: str) -> None:
