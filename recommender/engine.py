@@ -20,7 +20,7 @@ from recommender.index import ArticleIndex
 from recommender.links import LinkResolver
 from recommender.model import LinkModel
 from recommender.ranking import (Filters, Recommendation, collapse_near_duplicates, describe,
-                                 maximal_marginal_relevance, shared_terms)
+                                 maximal_marginal_relevance, shared_terms_of_rows)
 from recommender.training import (CANDIDATE_POOL, candidate_rows, link_texts, link_triples, links_field,
                                   train_link_model)
 from recommender.vectorize import FieldVectorizer
@@ -393,10 +393,10 @@ class Engine:
             chosen = maximal_marginal_relevance(scores[positions], similarity[np.ix_(positions, positions)], k, diversity)
             positions = positions[chosen]
         positions = positions[:k]
+        shared = shared_terms_of_rows(vector, candidates[positions], self.terms)  # one slice, not k
         ranking = [Recommendation(self.index.ids[rows[p]], round(float(scores[p]), 6),
-                                  describe(shared_terms(vector, candidates[p], self.terms),
-                                           _link_reasons(features[p]) if features is not None else ()))
-                   for p in positions]
+                                  describe(terms, _link_reasons(features[p]) if features is not None else ()))
+                   for p, terms in zip(positions, shared)]
         if feedback is not None and feedback.pins:
             ranking = self._pinned(ranking, feedback.pins, query, mask, k)
         return ranking

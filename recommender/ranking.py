@@ -75,11 +75,33 @@ def maximal_marginal_relevance(relevance: np.ndarray, similarity: np.ndarray, k:
 
 def shared_terms(query: sp.csr_matrix, candidate: sp.csr_matrix, terms: np.ndarray, n: int = 3) -> list[str]:
     """The terms that add most to the cosine of two rows, strongest first."""
-    product = sp.csr_matrix(query.multiply(candidate))
-    if product.nnz == 0:
-        return []
-    strongest = np.argsort(-product.data, kind="stable")[:n]
-    return [str(terms[product.indices[i]]) for i in strongest]
+    return shared_terms_of_rows(query, candidate, terms, n)[0]
+
+
+def shared_terms_of_rows(query: sp.csr_matrix, rows: sp.csr_matrix, terms: np.ndarray, n: int = 3) -> list[list[str]]:
+    """``shared_terms`` of the query with each row of ``rows``, without a sparse object per row.
+
+    Same float32 products and term order as ``query.multiply(row)`` (ties go to the lower term).
+    """
+    query, rows = _canonical(query), _canonical(rows)
+    out = []
+    for i in range(rows.shape[0]):
+        lo, hi = rows.indptr[i], rows.indptr[i + 1]
+        common, in_query, in_row = np.intersect1d(query.indices, rows.indices[lo:hi], assume_unique=True,
+                                                  return_indices=True)
+        product = query.data[in_query] * rows.data[lo:hi][in_row]
+        keep = product != 0
+        common, product = common[keep], product[keep]
+        out.append([str(terms[common[j]]) for j in np.argsort(-product, kind="stable")[:n]])
+    return out
+
+
+def _canonical(matrix) -> sp.csr_matrix:
+    matrix = matrix if sp.issparse(matrix) and matrix.format == "csr" else sp.csr_matrix(matrix)
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()
+        matrix.sum_duplicates()
+    return matrix
 
 
 def describe(terms: list[str], extra: Sequence[str] = ()) -> str:
