@@ -42,7 +42,7 @@ def generate_counts(n_docs: int, *, vocab_size: int = 100_000, zipf_exponent: fl
     cdf /= cdf[-1]
     n_stories = max(1, int(round(n_docs / docs_per_story)))
     # story words come from the mid-frequency band, as names and topical words do in news
-    band = np.arange(max(n_stop_words, 500), vocab_size)
+    band = np.arange(max(n_stop_words, min(500, vocab_size // 4)), vocab_size)
     story_words = rng.choice(band, size=(n_stories, story_terms))
     labels = rng.integers(0, n_stories, size=n_docs)
     lengths = rng.integers(min_tokens, max_tokens + 1, size=n_docs)

@@ -107,7 +107,7 @@ def top_k(queries: sp.csr_matrix, rows: sp.csr_matrix, k: int, *, exclude: np.nd
             block = queries[start:stop]
             _kernel(block.indptr.astype(np.int64), block.indices.astype(np.int32), block.data,
                     p_indptr, p_indices, postings.data, n_rows, exclude[start:stop], valid, k,
-                    indices[start:stop], scores[start:stop])
+                    indices[start:stop], scores[start:stop], min(stop - start, 16 * threads))
     finally:
         numba.set_num_threads(previous)
     return Neighbours(indices, scores)
@@ -122,9 +122,8 @@ def all_pairs_top_k(rows: sp.csr_matrix, k: int, *, block_bytes: int = DEFAULT_B
 
 @numba.njit(parallel=True, cache=True)
 def _kernel(q_indptr, q_indices, q_data, p_indptr, p_indices, p_data, n_rows, exclude, valid, k,
-            out_j, out_s):
+            out_j, out_s, n_chunks):
     n_queries = q_indptr.size - 1
-    n_chunks = min(n_queries, 16 * numba.get_num_threads())
     for chunk in numba.prange(n_chunks):
         acc = np.zeros(n_rows, dtype=np.float64)
         best_j = np.empty(k, dtype=np.int64)
