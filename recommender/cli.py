@@ -308,15 +308,17 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, debug:
 
 
 @cli.command()
-@click.option("--validation-share", default=0.3, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
-              help="Newest share of linking articles held out to validate on.")
+@click.option("--validation-share", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Newest share of linking articles validated on (rolling origin).")
+@click.option("--folds", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="Time-ordered validation chunks, each validated by a model trained on what came before.")
 @click.option("--seed", default=0, show_default=True, help="Seed for the hidden links.")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation report as JSON.")
 @click.pass_obj
-def train(obj: Context, validation_share: float, seed: int, as_json: bool):
+def train(obj: Context, validation_share: float, folds: int, seed: int, as_json: bool):
     """Learn the link model from the editors' resolved Read-also links and save a new model version.
 
-    Training queries are the older linking articles, validation the newer ones (time-aware);
+    Models trained on older linking articles are validated on newer ones (rolling origin);
     reports recall@5 and MRR on the validation links for the model and for plain cosine. The
     model counts only as far as validation supports it (its blend weight); with too few links
     the engine stays plain TF-IDF cosine. 'readalso build' trains the same way by default.
@@ -333,7 +335,7 @@ def train(obj: Context, validation_share: float, seed: int, as_json: bool):
         if not articles:
             raise click.ClickException("the store holds no articles: ingest some first")
         engine = Engine._fit(articles, EngineConfig(use_model=False), store)
-        model = engine.train(articles, validation_share=validation_share, seed=seed)
+        model = engine.train(articles, validation_share=validation_share, folds=folds, seed=seed)
         path = engine.save(model_root(obj.db))
     report = model.report_ if model is not None else None
     if as_json:
@@ -343,8 +345,8 @@ def train(obj: Context, validation_share: float, seed: int, as_json: bool):
         click.echo(f"saved {path.name}: too few resolved links to train and validate a link model; "
                    "ranking by plain TF-IDF cosine")
         return
-    click.echo(f"saved {path.name}: link model from {report['links']} links "
-               f"({report['train_queries']} training / {report['validation_queries']} validation articles)")
+    click.echo(f"saved {path.name}: link model from {report['links']} links of {report['sources']} articles; "
+               f"validated on the links of {report['validation_queries']} newer articles in {report['folds']} folds")
     for name in ("cosine", "model"):
         cells = "  ".join(f"{metric} {report[name][metric]['mean']:.3f} ± {report[name][metric]['se']:.3f}"
                           for metric in ("recall@5", "mrr"))

@@ -22,6 +22,9 @@ from recommender.ranking import Filters, maximal_marginal_relevance
 STORY_THRESHOLD = 0.25
 """Minimum cosine to the article for another article to belong to its story."""
 STORY_CANDIDATES = 60
+SUPERSEDED_THRESHOLD = 0.8
+"""Cosine at which two articles count as versions of one text (an update, a wire copy): the newer supersedes.
+Looser than the engine's duplicate threshold: a reading list has no room for two versions of one report."""
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,8 @@ def _published(engine, row: int) -> float:
     return -np.inf if np.isnan(value) else float(value)
 
 
-def story_list(engine, article_id: str, *, minutes: float | None = None,
-               threshold: float = STORY_THRESHOLD) -> ReadingList:
+def story_list(engine, article_id: str, *, minutes: float | None = None, threshold: float = STORY_THRESHOLD,
+               superseded: float = SUPERSEDED_THRESHOLD) -> ReadingList:
     """The developing story around ``article_id``: its key articles oldest first, the latest one marked."""
     row = _check(engine, article_id)
     index = engine.index
@@ -110,7 +113,7 @@ def story_list(engine, article_id: str, *, minutes: float | None = None,
     similarity = (index.matrix[rows] @ index.matrix[rows].T).toarray()
     kept: list[int] = []
     for position in range(len(rows)):
-        if all(similarity[position, other] < engine.config.duplicate_threshold for other in kept):
+        if all(similarity[position, other] < superseded for other in kept):
             kept.append(position)
     members = [index.ids[rows[p]] for p in kept]
     latest = members[0]
@@ -124,7 +127,7 @@ def story_list(engine, article_id: str, *, minutes: float | None = None,
 
 
 def history_list(engine, history: Sequence[str], *, minutes: float | None = None, k: int = 10,
-                 diversity: float = 0.3, per_article: int = 20) -> ReadingList:
+                 diversity: float = 0.3, per_article: int = 20, superseded: float = SUPERSEDED_THRESHOLD) -> ReadingList:
     """What to read next after ``history`` (oldest read first): related, unread, varied, freshest first."""
     if not history:
         raise ValueError("history needs at least one article id")
@@ -143,7 +146,7 @@ def history_list(engine, history: Sequence[str], *, minutes: float | None = None
     if ids:
         rows = [index.row_of[i] for i in ids]
         copies = (index.matrix[rows] @ index.matrix[read_rows].T).toarray().max(axis=1)
-        ids = [i for i, c in zip(ids, copies) if c < engine.config.duplicate_threshold]
+        ids = [i for i, c in zip(ids, copies) if c < superseded]
     ids.sort(key=lambda i: (-pooled[i], i))
     if not ids:
         return ReadingList("history", (), minutes)

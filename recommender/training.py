@@ -1,22 +1,22 @@
-"""Fitting the link model on the editors' resolved Read-also links, with a time-aware split.
+"""Fitting the link model on the editors' resolved Read-also links, with time-aware (rolling-origin) validation.
 
 Protocol (what ``Engine`` and ``readalso train`` run):
 
-1. Sources (articles with resolved links) are sorted by publication time; the newest
-   ``validation_share`` of them are validation queries, the rest training queries. ``cutoff`` is the
-   publication time of the oldest validation source.
-2. Each query hides ``hide_fraction`` of its links (at least one): the hidden targets are the
-   positives; the features of every pair are computed from a *view* of the corpus in which the
-   hidden links do not exist (no anchor text, no in-link, no co-link from them), so a positive
-   never explains itself.
-3. Training view: only articles published before ``cutoff`` are candidates and only their links
-   count (nothing from the validation period leaks into training pairs). Negatives are the
-   other candidates the serving path would consider: cosine top ``pool`` plus the trending/popular
-   prior candidates.
-4. The logistic regression is fitted on training pairs, Platt-calibrated on validation pairs, and
-   the blend weight with cosine is chosen on the validation queries' MRR, then shrunk by how
-   clearly it beats plain cosine there (paired t statistic / 2, clipped to [0, 1]): with few or
-   unconvincing links the engine stays at (or near) plain cosine.
+1. Sources (articles with resolved links) are sorted by publication time. The newest
+   ``validation_share`` of them are cut into ``folds`` time-ordered chunks; fold *f* trains on every
+   source published before chunk *f* (its ``cutoff``) and validates on chunk *f*.
+2. Each source hides ``hide_fraction`` of its links (at least one): the hidden targets are the
+   positives; the features of every pair come from a *view* of the corpus in which the hidden
+   links do not exist (no anchor text, no in-link, no co-link from them), so a positive never
+   explains itself.
+3. A fold's training view holds only articles published before its cutoff (candidates and links):
+   nothing from the validation period leaks into training pairs. Validation ranks the whole
+   archive, as batch scoring and the evaluation harness do. Negatives are the other candidates the
+   serving path would consider: cosine top ``pool`` plus the trending/popular prior candidates.
+4. The pooled validation pairs calibrate the model (Platt) and choose the blend weight with cosine
+   by MRR, shrunk by how clearly it beats plain cosine there (paired t statistic / 2, clipped to
+   [0, 1]): with few or unconvincing links the engine stays at (or near) plain cosine. The served
+   model is then fitted on all sources with the same hidden links.
 
 Term statistics (vocabulary, IDF) are unsupervised and fitted on the whole corpus.
 """
@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from recommender.articles import Article
 from recommender.features import FEATURES, LinkGraph, Query, pair_features
 from recommender.index import ArticleIndex
-from recommender.model import LinkModel, blend
+from recommender.model import LinkModel, blend, sigmoid
 
 log = logging.getLogger(__name__)
 
@@ -200,15 +200,58 @@ def _summary(values: Sequence[float]) -> dict[str, float]:
 
 
 # -- training ---------------------------------------------------------------------------------
+def rolling_splits(sources: Sequence[int], published: np.ndarray, validation_share: float, folds: int) -> list[Split]:
+    """Rolling-origin splits: the newest ``validation_share`` of dated sources, cut into ``folds`` time-ordered
+    chunks; each chunk is validated by a fold trained on every source published before it."""
+    if folds < 1:
+        raise ValueError(f"folds must be at least 1, got {folds}")
+    if not 0 < validation_share < 1:
+        raise ValueError(f"validation_share must be in (0, 1), got {validation_share}")
+    dated = sorted((s for s in sources if not np.isnan(published[s])), key=lambda s: (published[s], s))
+    undated = sorted(s for s in sources if np.isnan(published[s]))
+    n_validation = min(len(dated) - 1, max(1, int(round(validation_share * len(sources)))))
+    if n_validation < 1:
+        return []
+    tail = dated[len(dated) - n_validation:]
+    splits = []
+    for chunk in np.array_split(np.asarray(tail, dtype=np.int64), min(folds, len(tail))):
+        cutoff = float(published[chunk[0]])
+        train = undated + [s for s in dated if published[s] < cutoff]
+        validation = [int(s) for s in chunk if published[s] >= cutoff]
+        if train and validation:
+            splits.append(Split(train, validation, cutoff))
+    return splits
+
+
+def _pairs_for(index, fields, view: View, sources: Sequence[int], hidden: Mapping[int, set[int]], options,
+               max_queries: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+    if len(sources) > max_queries:
+        sources = sorted(rng.choice(np.asarray(sources), size=max_queries, replace=False).tolist())
+    X_all, y_all = [], []
+    for row in sources:
+        positives = {t for t in hidden[row] if view.allowed[t]}
+        _, X, y = query_pairs(index, fields, view, row, positives, **options)
+        X_all.append(X)
+        y_all.append(y)
+    if not X_all:
+        return None
+    X, y = np.vstack(X_all), np.concatenate(y_all)
+    return (X, y) if 0 < y.sum() < y.size else None
+
+
 def train_link_model(articles: Sequence[Article], index: ArticleIndex, fields: Mapping[str, sp.csr_matrix],
                      vectorizer, *, features: Sequence[str] = FEATURES, duplicate_threshold: float = 0.8,
-                     same_language: bool = True, validation_share: float = 0.3, hide_fraction: float = 0.5,
-                     pool: int = CANDIDATE_POOL, extras: int = PRIOR_CANDIDATES, min_links: int = MIN_LINKS,
-                     seed: int = 0) -> LinkModel | None:
+                     same_language: bool = True, validation_share: float = 0.5, folds: int = 3,
+                     hide_fraction: float = 0.5, pool: int = CANDIDATE_POOL, extras: int = PRIOR_CANDIDATES,
+                     min_links: int = MIN_LINKS, max_queries: int = 2000, seed: int = 0) -> LinkModel | None:
     """Fit, calibrate and blend a :class:`LinkModel`; ``None`` when the links are too few to train and validate.
 
-    ``fields`` holds the ``headline`` and ``body`` rows aligned with ``index``; the result carries a
-    ``report_`` dict with the split sizes and validation metrics of the model and of plain cosine.
+    Rolling-origin validation (:func:`rolling_splits`): each fold trains on the sources published
+    before its chunk and validates on the chunk, seeing neither links nor candidates from after it.
+    The pooled validation queries calibrate the model (Platt) and choose the blend weight; the
+    served model is then fitted on every source. ``fields`` holds the ``headline`` and ``body`` rows
+    aligned with ``index``; the result's ``report_`` has the pooled validation metrics of the model
+    and of plain cosine.
     """
     triples = link_triples(articles, index.row_of)
     if len(triples) < min_links:
@@ -217,61 +260,68 @@ def train_link_model(articles: Sequence[Article], index: ArticleIndex, fields: M
     targets_by_source: dict[int, list[int]] = {}
     for source, target, _ in triples:
         targets_by_source.setdefault(source, []).append(target)
-    split = time_split(list(targets_by_source), index.published, validation_share)
-    if not split.train or not split.validation:
-        log.info("link model: cannot split %d sources by time into training and validation", len(targets_by_source))
+    sources = sorted(targets_by_source)
+    splits = rolling_splits(sources, index.published, validation_share, folds)
+    if not splits:
+        log.info("link model: cannot split %d sources by time into training and validation", len(sources))
         return None
     rng = np.random.default_rng(seed)
+    hidden = hide_links(targets_by_source, sources, hide_fraction, rng)
     options = dict(duplicate_threshold=duplicate_threshold, same_language=same_language, pool=pool, extras=extras)
+    model_features = tuple(features)
 
-    with np.errstate(invalid="ignore"):
-        before = ~(index.published >= split.cutoff)  # undated rows count as old
-    train_hidden = hide_links(targets_by_source, split.train, hide_fraction, rng)
-    train_view = make_view(articles, index, vectorizer, triples, train_hidden, before)
-    X_train, y_train = [], []
-    for row in split.train:
-        _, X, y = query_pairs(index, fields, train_view, row, {t for t in train_hidden[row] if before[t]}, **options)
-        X_train.append(X)
-        y_train.append(y)
-    X_train, y_train = np.vstack(X_train), np.concatenate(y_train)
-    if y_train.sum() == 0 or y_train.sum() == y_train.size:
+    everything = np.ones(len(index.ids), dtype=bool)
+    validation = []  # (hidden targets, candidate rows, features, labels, decision values)
+    for split in splits:
+        with np.errstate(invalid="ignore"):
+            before = ~(index.published >= split.cutoff)  # undated rows count as old
+        train_hidden = {s: hidden[s] for s in split.train}
+        pairs = _pairs_for(index, fields, make_view(articles, index, vectorizer, triples, train_hidden, before),
+                           split.train, train_hidden, options, max_queries, rng)
+        if pairs is None:
+            continue
+        fold_model = LinkModel(features=model_features).fit(*pairs)
+        val_hidden = {s: hidden[s] for s in split.validation}
+        view = make_view(articles, index, vectorizer, triples, val_hidden, everything)
+        for row in split.validation:
+            rows, X, y = query_pairs(index, fields, view, row, val_hidden[row], **options)
+            validation.append((val_hidden[row], rows, X, y, fold_model.decision_function(X)))
+    if not validation:
         return None
-    model = LinkModel(features=tuple(features)).fit(X_train, y_train)
 
-    val_hidden = hide_links(targets_by_source, split.validation, hide_fraction, rng)
-    val_view = make_view(articles, index, vectorizer, triples, val_hidden, np.ones(len(index.ids), dtype=bool))
-    per_query = []
-    for row in split.validation:
-        rows, X, y = query_pairs(index, fields, val_view, row, val_hidden[row], **options)
-        per_query.append((row, rows, X, y))
-    model.calibrate(np.vstack([X for _, _, X, _ in per_query]), np.concatenate([y for *_, y in per_query]))
+    pairs = _pairs_for(index, fields, make_view(articles, index, vectorizer, triples, hidden, everything), sources,
+                       hidden, options, max_queries, rng)
+    if pairs is None:
+        return None
+    model = LinkModel(features=model_features).fit(*pairs)
+    decisions, labels = np.concatenate([v[4] for v in validation]), np.concatenate([v[3] for v in validation])
+    a, b = _platt(decisions, labels)
+    model.calibration_ = (a, b)
 
-    def evaluate(weight: float | None):
-        """Per-query (RR, recall@5): plain cosine when weight is None, else the blend."""
+    def evaluate(weight: float | None) -> np.ndarray:
+        """Per validation query (RR, recall@5): plain cosine when weight is None, else the blend."""
         results = []
-        for row, rows, X, _ in per_query:
+        for positives, rows, X, _, decision in validation:
             cosine = X[:, FEATURES.index("cosine")]
-            score = cosine if weight is None else blend(cosine, model.predict_proba(X), weight)
-            order = rows[np.lexsort((rows, -score))]
-            results.append(_ranked_metrics(order, val_hidden[row]))
+            score = cosine if weight is None else blend(cosine, sigmoid(a * decision + b), weight)
+            results.append(_ranked_metrics(rows[np.lexsort((rows, -score))], positives))
         return np.asarray(results)
 
     baseline = evaluate(None)
     grid = {weight: evaluate(weight) for weight in BLEND_GRID}
-    best = max(BLEND_GRID, key=lambda w: (round(grid[w][:, 0].mean(), 9), -w))
+    best = max(BLEND_GRID, key=lambda w: (round(float(grid[w][:, 0].mean()), 9), -w))
     gain = grid[best][:, 0] - baseline[:, 0]
     if gain.size > 1 and gain.std(ddof=1) > 0:
         t = float(gain.mean() / (gain.std(ddof=1) / math.sqrt(gain.size)))
     else:
         t = math.inf if gain.mean() > 0 else 0.0
-    support = float(np.clip(t / 2.0, 0.0, 1.0))
-    model.blend_ = round(best * support, 4)
+    model.blend_ = round(float(best) * float(np.clip(t / 2.0, 0.0, 1.0)), 4)
     chosen = evaluate(model.blend_) if model.blend_ > 0 else baseline
     model.report_ = {
-        "links": len(triples), "train_queries": len(split.train), "validation_queries": len(split.validation),
-        "train_pairs": int(y_train.size), "train_positives": int(y_train.sum()),
-        "cutoff": split.cutoff, "best_blend": best, "t": round(t, 3) if math.isfinite(t) else None,
-        "blend": model.blend_,
+        "links": len(triples), "sources": len(sources), "folds": len(splits),
+        "validation_queries": len(validation), "train_pairs": int(pairs[1].size),
+        "train_positives": int(pairs[1].sum()), "cutoffs": [s.cutoff for s in splits],
+        "best_blend": float(best), "t": round(t, 3) if math.isfinite(t) else None, "blend": model.blend_,
         "cosine": {"mrr": _summary(baseline[:, 0]), "recall@5": _summary(baseline[:, 1])},
         "model": {"mrr": _summary(chosen[:, 0]), "recall@5": _summary(chosen[:, 1])},
         "model_at_best": {"mrr": _summary(grid[best][:, 0]), "recall@5": _summary(grid[best][:, 1])},
@@ -281,5 +331,15 @@ def train_link_model(articles: Sequence[Article], index: ArticleIndex, fields: M
     return model
 
 
-__all__ = ["train_link_model", "time_split", "hide_links", "candidate_rows", "prior_rows", "link_triples",
+def _platt(decisions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Platt scaling ``p = sigmoid(a * decision + b)`` fitted on held-out pairs; identity without both labels."""
+    if set(np.unique(labels)) != {0, 1}:
+        return 1.0, 0.0
+    from sklearn.linear_model import LogisticRegression
+
+    platt = LogisticRegression(C=1e4, max_iter=1000).fit(decisions.reshape(-1, 1), labels)
+    return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+
+
+__all__ = ["train_link_model", "rolling_splits", "time_split", "hide_links", "candidate_rows", "prior_rows", "link_triples",
            "link_texts", "make_view", "query_pairs", "Split", "View", "MIN_LINKS", "CANDIDATE_POOL"]

@@ -8,7 +8,8 @@ from linked_corpus import linked_corpus, without_links_to
 from recommender.engine import Engine, EngineConfig
 from recommender.features import FEATURES, LinkGraph
 from recommender.model import LinkModel, blend
-from recommender.training import hide_links, link_triples, make_view, query_pairs, time_split, train_link_model
+from recommender.training import (hide_links, link_triples, make_view, query_pairs, rolling_splits, time_split,
+                                  train_link_model)
 
 DAY = 86400.0
 
@@ -129,3 +130,23 @@ def test_added_articles_join_the_graph():
     engine.add(articles[-3:])
     assert len(engine.graph) > before and engine.fields["body"].shape[0] == len(engine.index.ids)
     engine.related(articles[-1].id, 3)
+
+
+def test_rolling_splits_validate_each_chunk_on_a_model_of_the_past():
+    published = np.arange(10, dtype=float) * DAY
+    splits = rolling_splits(list(range(10)), published, 0.5, 3)
+    assert [s.validation for s in splits] == [[5, 6], [7, 8], [9]]
+    for split in splits:
+        assert split.train == list(range(split.validation[0]))
+        assert max(published[split.train]) < split.cutoff <= min(published[split.validation])
+    assert rolling_splits([0], published, 0.5, 3) == []
+
+
+def test_batch_scoring_agrees_with_live_under_the_model():
+    from recommender.batch import score_rows
+
+    engine = Engine.from_articles(linked_corpus(days=40))
+    assert engine.model_active
+    rows = np.arange(0, len(engine.index.ids), 5)
+    for article_id, ranking in score_rows(engine, rows, 5):
+        assert [(t, s) for t, s, _ in ranking] == [(r.id, r.score) for r in engine.related(article_id, 5)]
