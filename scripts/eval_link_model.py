@@ -4,6 +4,9 @@ Tasks: held-out editor links (demo corpus, news-readmore with half of each artic
 so the other half is there to learn from) and event clusters (news-events, with distractors).
 
     .venv/bin/python scripts/eval_link_model.py [--tasks demo,readmore,events,distractors] [--distractors 2000]
+
+``demo-newest`` / ``readmore-newest``: the time-aware variant (links of older articles visible,
+the newest half of the linking articles are the queries, all their links hidden).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import json
 import sys
 from pathlib import Path
 
+from dataclasses import replace
+
+from recommender.articles import ReadAlsoLink
 from recommender.engine import EngineConfig
 from recommender.evaluation import datasets, harness
 from recommender.evaluation.systems import EngineRanker
@@ -27,7 +33,27 @@ def systems():
                                                                       name="engine-no-model")}
 
 
+def newest_held_out(task, share: float = 0.5):
+    """Time-aware hold-out: the older queries get their hidden links back (the past to learn from);
+    only the newest ``share`` of queries stay queries, with all their links hidden."""
+    by_id = {a.id: a for a in task.articles}
+    queries = sorted(task.relevance, key=lambda q: (by_id[q].published_at is not None, by_id[q].published_at, q))
+    old = set(queries[: len(queries) - max(1, round(share * len(queries)))])
+    articles = tuple(a.with_links([*a.read_also, *(ReadAlsoLink(by_id[t].headline, target_id=t, resolution="dataset")
+                                                   for t in task.relevance[a.id])]) if a.id in old else a
+                     for a in task.articles)
+    return replace(task, name=f"{task.name}-newest", articles=articles,
+                   relevance={q: g for q, g in task.relevance.items() if q not in old},
+                   description=f"{task.description}; time-aware: links of the older {len(old)} queries visible, "
+                               f"the newest {len(task.relevance) - len(old)} queries' links all hidden")
+
+
 def tasks(names, distractors: int, seed: int):
+    if "demo-newest" in names:
+        yield newest_held_out(datasets.load_demo_links(REPO / "data" / "demo" / "articles.jsonl", fraction=1.0,
+                                                       seed=seed))
+    if "readmore-newest" in names:
+        yield newest_held_out(datasets.load_news_readmore(DATA, fraction=1.0, seed=seed))
     if "demo" in names:
         path = REPO / "data" / "demo" / "articles.jsonl"
         if path.exists():
