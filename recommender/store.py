@@ -50,6 +50,20 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at TEXT NOT NULL,
     PRIMARY KEY (source_id, target_id)
 );
+-- A pin or block changes rankings as much as an article does: bump the same counter so serving
+-- processes drop cached rankings at once.
+CREATE TRIGGER IF NOT EXISTS feedback_changed_insert AFTER INSERT ON feedback BEGIN
+    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
+    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;
+CREATE TRIGGER IF NOT EXISTS feedback_changed_update AFTER UPDATE ON feedback BEGIN
+    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
+    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;
+CREATE TRIGGER IF NOT EXISTS feedback_changed_delete AFTER DELETE ON feedback BEGIN
+    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
+    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;
 CREATE TABLE IF NOT EXISTS related_lists (
     article_id TEXT NOT NULL,
     model_version TEXT NOT NULL,
@@ -314,7 +328,7 @@ class Store:
         return [dict(row) for row in self._db.execute(sql, [*args, limit] if limit is not None else args)]
 
     def change_count(self) -> int:
-        """A counter bumped by every insert, update or delete of an article (by any process)."""
+        """A counter bumped by every insert, update or delete of an article or of editor feedback (by any process)."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'articles_changed'").fetchone()
         return int(row["value"]) if row else 0
 

@@ -101,3 +101,15 @@ def test_cli_pin_block_and_reading_list(tmp_path, corpus):
     assert "too few resolved links" in run("train")
     result = runner.invoke(cli, ["--db", str(db), "reading-list", "--story", "nope"])
     assert result.exit_code == 1 and "unknown article id 'nope'" in result.output
+
+
+def test_the_service_applies_a_pin_at_once(make_app, service_db):
+    client = make_app(RANKING_CACHE_SECONDS=30).test_client()
+    url = "/v1/articles/storm-1/related?k=2"
+    assert client.get(url).get_json()["related"][0]["id"] != "chips-3"
+    with Store(service_db) as store:
+        store.set_feedback("storm-1", "chips-3", "pin")
+    assert client.get(url).get_json()["related"][0]["id"] == "chips-3"  # the cached ranking was dropped
+    with Store(service_db) as store:
+        store.set_feedback("storm-1", "chips-3", "block")
+    assert "chips-3" not in [r["id"] for r in client.get(url).get_json()["related"]]
