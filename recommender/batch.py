@@ -108,6 +108,7 @@ def score_rows(engine: Engine, rows: np.ndarray, k: int) -> list[tuple[str, list
     rows = np.asarray(rows, dtype=np.int64)
     results: dict[int, list[tuple[str, float, str]]] = {}
     wanted = candidate_count(k)
+    dense = np.zeros(index.matrix.shape[1], dtype=np.float32)
     groups = np.unique(index.languages[rows]) if engine.config.same_language else [None]
     for language in groups:
         group = rows if language is None else rows[index.languages[rows] == language]
@@ -115,7 +116,7 @@ def score_rows(engine: Engine, rows: np.ndarray, k: int) -> list[tuple[str, list
         hits = topk.top_k(index.matrix[group], index.matrix, wanted + SLACK, exclude=group, mask=mask)
         for i, row in enumerate(group):
             vector = index.matrix[row]
-            candidates, scores = _as_live(index.matrix, vector, hits.indices[i][hits.indices[i] >= 0], wanted)
+            candidates, scores = _as_live(index.matrix, vector, hits.indices[i][hits.indices[i] >= 0], wanted, dense)
             mask[row] = False  # the live path's mask for this article: its language, never itself
             ranking = engine.rerank(vector, candidates, scores, k, query=engine.query(index.ids[row]), mask=mask)
             mask[row] = True
@@ -123,14 +124,18 @@ def score_rows(engine: Engine, rows: np.ndarray, k: int) -> list[tuple[str, list
     return [(index.ids[row], results[int(row)]) for row in rows]
 
 
-def _as_live(matrix, vector, rows: np.ndarray, wanted: int) -> tuple[np.ndarray, np.ndarray]:
+def _as_live(matrix, vector, rows: np.ndarray, wanted: int, dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The best ``wanted`` of the candidate rows, scored with the live path's arithmetic.
 
     ``top_k`` may round differently in the last bit (it accumulates in float64); the live index
-    accumulates a float32 sparse product term by term, which ``rows @ vector.T`` repeats exactly.
-    Re-sorting ``wanted + SLACK`` candidates by those scores (then lower row) gives the live top.
+    accumulates float32 products term by term in term order, which a float32 product of the rows
+    with the dense query repeats exactly (absent terms add exact zeros). Re-sorting
+    ``wanted + SLACK`` candidates by those scores (then lower row) gives the live top.
+    ``dense`` is an all-zero float32 scratch vector of the vocabulary's length (left all zero).
     """
-    scores = np.asarray((matrix[rows] @ vector.T).todense(), dtype=np.float32).ravel()
+    dense[vector.indices] = vector.data
+    scores = np.asarray(matrix[rows] @ dense, dtype=np.float32).ravel()
+    dense[vector.indices] = 0.0
     order = np.lexsort((rows, -scores))[:wanted]
     order = order[scores[order] > 0]
     return rows[order], scores[order]

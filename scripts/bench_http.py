@@ -1,0 +1,135 @@
+"""Requests per second and p99 of ``GET /v1/articles/{id}/related`` under the production server, on loopback.
+
+Usage:
+    .venv/bin/python scripts/bench_http.py [--articles 3000] [--duration 10] [--connections 8] [--workers 2]
+
+Builds a synthetic store (stories over a Zipfian background vocabulary, Read-also links between
+articles of a story, so the link model trains as it would on a publisher's archive), then runs
+``readalso serve`` (gunicorn, ``--workers`` processes) with the per-worker ranking cache off
+(``READALSO_RANKING_CACHE_SECONDS=0``: every request ranks) and drives it with ``wrk``, rotating
+over every article id, twice:
+
+* ``live``: before ``readalso batch``, every request computes its ranking;
+* ``precomputed``: after ``readalso batch -k 10``, requests without filters read the stored list.
+
+Needs ``wrk`` on the PATH. The client shares the machine's cores with the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+READALSO = [sys.executable, "-m", "recommender.cli"] if not shutil.which("readalso") else ["readalso"]
+ROTATE = """
+local ids = {%s}
+local i = 0
+request = function()
+  i = i %% #ids + 1
+  return wrk.format("GET", "/v1/articles/" .. ids[i] .. "/related?k=%d")
+end
+"""
+
+
+def corpus(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    background = [f"word{i}" for i in range(5000)]
+    weights = [1.0 / (i + 1) for i in range(len(background))]
+    stories = max(1, n // 8)
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    records = []
+    for i in range(n):
+        story = i % stories
+        words = rng.choices(background, weights, k=220) + rng.choices([f"story{story}n{j}" for j in range(20)], k=40)
+        rng.shuffle(words)
+        links = [{"headline": records[i - stories]["headline"], "url": records[i - stories]["url"]}] \
+            if i >= stories and i % 2 else []
+        records.append({"id": f"s{i:06d}", "url": f"https://news.example/{i}", "headline": " ".join(words[:8]),
+                        "body": " ".join(words[8:]), "section": ("world", "sport", "money")[i % 3],
+                        "published_at": (start + timedelta(hours=3 * i)).isoformat(), "read_also": links})
+    return records
+
+
+def readalso(db: Path, *args: str) -> str:
+    result = subprocess.run([*READALSO, "--db", str(db), *args], cwd=REPO, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url: str, script: Path, duration: int, connections: int) -> dict:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50, p99 = (re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups() for p in (50, 99))
+    scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests_per_s": rps, "p50_ms": round(float(p50[0]) * scale[p50[1]], 2),
+            "p99_ms": round(float(p99[0]) * scale[p99[1]], 2), "non_2xx": int(errors.group(1)) if errors else 0}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("-k", type=int, default=5, help="stories per request (the widget's default)")
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        db = tmp / "bench.db"
+        records = corpus(args.articles)
+        with open(tmp / "articles.jsonl", "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(r) + "\n" for r in records)
+        readalso(db, "ingest", str(tmp / "articles.jsonl"))
+        print(readalso(db, "build"), flush=True)
+        script = tmp / "rotate.lua"
+        script.write_text(ROTATE % (", ".join(f'"{r["id"]}"' for r in records), args.k), encoding="utf-8")
+        port = free_port()
+        env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0"}
+        server = subprocess.Popen([*READALSO, "--db", str(db), "serve", "--port", str(port), "--workers",
+                                   str(args.workers)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
+        results = {"articles": args.articles, "workers": args.workers, "connections": args.connections, "k": args.k}
+        try:
+            for _ in range(120):
+                try:
+                    urllib.request.urlopen(f"{base}/readyz", timeout=2)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            urllib.request.urlopen(f"{base}/v1/articles/{records[0]['id']}/related?k={args.k}", timeout=30)
+            results["live"] = wrk(base, script, args.duration, args.connections)
+            print(json.dumps({"live": results["live"]}), flush=True)
+            print(readalso(db, "batch", "-k", "10"), flush=True)
+            results["precomputed"] = wrk(base, script, args.duration, args.connections)
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    print(json.dumps(results), flush=True)
+
+
+if __name__ == "__main__":
+    main()
