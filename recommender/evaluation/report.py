@@ -137,10 +137,12 @@ def _plots(task: dict) -> list[tuple[str, str]]:
     images = []
     if task["kind"] == "retrieval":
         figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-        for name in names:
+        colours = plt.get_cmap("tab20").colors  # more systems than the default ten colours
+        for number, name in enumerate(names):
             for axis, prefix in zip(axes, ("ndcg", "recall")):
                 means = [systems[name]["metrics"][f"{prefix}@{k}"]["mean"] for k in task["ks"]]
-                axis.plot(task["ks"], means, marker="o", label=name)
+                axis.plot(task["ks"], means, marker="o", label=name, color=colours[number % len(colours)],
+                          linestyle="-" if name.startswith("engine") else "--")
                 axis.set_xlabel("k")
                 axis.set_ylabel(f"{prefix}@k")
         axes[1].legend(fontsize=7, loc="best")
