@@ -34,7 +34,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-READALSO = [sys.executable, "-m", "recommender.cli"] if not shutil.which("readalso") else ["readalso"]
+READALSO = [str(Path(sys.executable).with_name("readalso"))] if Path(sys.executable).with_name("readalso").exists() \
+    else [shutil.which("readalso") or "readalso"]
 ROTATE = """
 local ids = {%s}
 local i = 0
