@@ -13,6 +13,9 @@ from tqdm import tqdm
 from recommender import artifacts
 from recommender.articles import ArticleError
 from recommender.engine import Engine, UnknownArticle
+from recommender.evaluation import TASKS
+from recommender.evaluation import compare as compare_results
+from recommender.evaluation import run as run_evaluation
 from recommender.links import resolve_store
 from recommender.ranking import Filters
 from recommender.readers import FORMATS, Problem, parse_mapping, read_path
@@ -426,6 +429,53 @@ cli.command("block", help="""Never show story TARGET in article SOURCE's lists (
 Example:
   readalso block storm-ardent-02 chips-veltrix-01
 """)(_feedback_command("block"))
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the public data sets (default: ../shared/data beside the repo).")
+@click.option("--output-dir", default="reports", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--stem", default="evaluation", show_default=True, help="File name stem of the reports.")
+@click.option("--tasks", "task_names", multiple=True, metavar="TASK",
+              help="Ground truth to run (repeatable; default all): " + ", ".join(TASKS) + ".")
+@click.option("--systems", "system_names", multiple=True, metavar="SYSTEM",
+              help="System to run (repeatable; default the engine, its ablations and every baseline).")
+@click.option("--no-ablation", is_flag=True, help="Skip the engine-no-<signal> variants.")
+@click.option("--max-distractors", default=20_000, show_default=True, type=click.IntRange(0))
+@click.option("--demo", "demo_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Demo corpus JSON Lines (default data/demo/articles.jsonl).")
+@click.option("--mind-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder with MIND news.tsv + behaviors.tsv (default <data-dir>/mind).")
+@click.option("--resamples", default=1000, show_default=True, type=click.IntRange(100), help="Bootstrap resamples.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--no-plots", is_flag=True, help="Tables only.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--compare", "compared", nargs=2, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="A.json B.json", help="Print B - A for every metric, with its significance, and stop.")
+def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, max_distractors, demo_path, mind_dir,
+             resamples, seed, no_plots, quiet, compared):
+    """Rank every ground truth found with the engine and every baseline; write JSON, Markdown and HTML reports.
+
+    Ground truths: event clusters (also among distractors), held-out editor links, headline
+    similarity, MIND click logs. Every metric has a 95% bootstrap interval and a paired test
+    against the engine.
+
+    \b
+    Example:
+      readalso evaluate --tasks news-events --systems engine --systems tfidf
+      readalso evaluate --compare reports/before.json reports/after.json
+    """
+    if compared:
+        click.echo(compare_results(*compared, seed=seed, n_resamples=resamples)["text"])
+        return
+    command = "readalso evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else None
+    outcome = run_evaluation(data_dir, output_dir, tasks=list(task_names) or None, systems=list(system_names) or None,
+                             seed=seed, n_resamples=resamples, max_distractors=max_distractors, demo_path=demo_path,
+                             mind_dir=mind_dir, ablation=not no_ablation, plots=not no_plots, progress=not quiet,
+                             stem=stem, command=command)
+    click.echo(outcome["summary"])
+    for kind, path in outcome["paths"].items():
+        click.echo(f"{kind}: {path}")
 
 
 def main() -> None:

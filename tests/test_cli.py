@@ -109,3 +109,14 @@ def test_related_text_file_with_header(run, tmp_path, corpus):
     draft.write_text("headline: Chip plant output grows\n\nVeltrix wafer production and silicon orders.\n")
     result = run("related", "--text", str(draft), "--json", "-k", "1")
     assert json.loads(result.output)[0]["id"].startswith("chips")
+
+
+def test_evaluate_and_compare_on_the_demo_corpus(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "reports"
+    result = runner.invoke(cli, ["evaluate", "--tasks", "demo-links", "--systems", "engine", "--systems", "tfidf",
+                                 "--no-plots", "--quiet", "--resamples", "200", "--output-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "demo-links" in result.output and (out / "evaluation.json").exists()
+    compared = runner.invoke(cli, ["evaluate", "--compare", str(out / "evaluation.json"), str(out / "evaluation.json")])
+    assert compared.exit_code == 0 and "ndcg@10" in compared.output

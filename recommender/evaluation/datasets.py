@@ -23,12 +23,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.feature_extraction.text import TfidfVectorizer
+
 from recommender.articles import (Article, ArticleError, ReadAlsoLink, canonical_url, normalise_headline,
                                   parse_datetime)
+from recommender.evaluation.baselines import article_text
+from recommender.topk import all_pairs_top_k
 
 __all__ = [
     "DatasetMissing", "RetrievalTask", "SimilarityTask", "load_news_events", "load_distractors",
-    "with_distractors", "load_news_readmore", "load_demo_links", "load_sts_headlines", "hold_out_links",
+    "with_distractors", "with_duplicate_groups", "duplicate_groups", "load_news_readmore", "load_demo_links", "load_sts_headlines", "hold_out_links",
 ]
 
 EVENT_GRADE, CATEGORY_GRADE = 2, 1
@@ -57,6 +64,7 @@ class RetrievalTask:
     relevant_grade: int = 1
     popularity: Mapping[str, int] | None = None
     n_events: int = 0
+    groups: Mapping[str, str] | None = None  # article id -> wire-copy group, for the duplicate-aware metrics
     kind: str = field(default="retrieval", init=False)
 
     def relevant(self, query_id: str) -> set[str]:
@@ -173,6 +181,25 @@ def with_distractors(task: RetrievalTask, distractors: list[Article]) -> Retriev
     return replace(task, name=f"{task.name}+distractors",
                    description=f"{task.description}; plus {len(distractors):,} unrelated Reuters-21578/HuffPost articles",
                    articles=task.articles + tuple(distractors))
+
+
+def with_duplicate_groups(task: RetrievalTask, threshold: float = 0.9) -> RetrievalTask:
+    """The task with its wire copies grouped, so metrics can also count a story once (see harness)."""
+    return replace(task, groups=duplicate_groups(task.articles, threshold))
+
+
+def duplicate_groups(articles, threshold: float = 0.9) -> dict[str, str]:
+    """Article id -> group of near-identical copies (plain TF-IDF cosine >= threshold, transitively).
+
+    The yardstick is scikit-learn's default TfidfVectorizer, independent of every system under test.
+    """
+    articles = list(articles)
+    vectors = TfidfVectorizer(dtype=np.float32).fit_transform(article_text(a) for a in articles).tocsr()
+    near = all_pairs_top_k(vectors, 10)
+    rows, places = np.nonzero(near.scores >= threshold)
+    edges = coo_matrix((np.ones(rows.size), (rows, near.indices[rows, places])), shape=(len(articles),) * 2)
+    _, labels = connected_components(edges, directed=False)
+    return {a.id: f"group-{label}" for a, label in zip(articles, labels)}
 
 
 # --- held-out editor links ------------------------------------------------------------

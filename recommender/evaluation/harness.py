@@ -96,6 +96,8 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
         ranker.fit(articles)
         fitted = time.perf_counter()
         per_query: dict[str, list] = {key: [] for key in _retrieval_keys(ks)}
+        if task.groups:
+            per_query.update({f"ndcg@{LIST_K} stories": [], "map stories": []})
         lists, relevant_scores, other_scores, ages = [], [], [], []
         for query in _bar(queries, desc=f"{task.name} | {name}", total=len(queries), progress=progress):
             ranked = ranker.rank(query, k=depth)
@@ -109,6 +111,11 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
                 per_query[f"hit@{k}"].append(m.hit_rate_at_k(ids, relevant, k))
             per_query["mrr"].append(m.reciprocal_rank(ids, relevant))
             per_query["map"].append(m.average_precision(ids, relevant))
+            if task.groups:
+                story_ids, story_grades = merge_duplicates(ids, grades, query, task.groups)
+                story_relevant = {g for g, grade in story_grades.items() if grade >= task.relevant_grade}
+                per_query[f"ndcg@{LIST_K} stories"].append(m.ndcg_at_k(story_ids, story_grades, LIST_K))
+                per_query["map stories"].append(m.average_precision(story_ids, story_relevant))
             shown = ids[:LIST_K]
             lists.append(shown)
             per_query[f"ild@{LIST_K}"].append(m.intra_list_diversity(vectors[[rows[i] for i in shown]]))
@@ -136,10 +143,33 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
             "scores_other": _sample(other_scores, _SCORE_SAMPLE, seed),
             "ages_days": _sample(ages, _SCORE_SAMPLE, seed),
         }
+    headline = _headline(ks) + ([f"ndcg@{LIST_K} stories", "map stories"] if task.groups else [])
     return {"name": task.name, "kind": "retrieval", "description": task.description, "n_articles": len(articles),
             "n_queries": len(queries), "query_ids": queries, "ks": list(ks), "depth": depth, "list_k": LIST_K,
-            "headline": _headline(ks), "systems": results, "reference": reference,
+            "headline": headline, "systems": results, "reference": reference,
             "paired": _paired(results, reference, seed=seed, n_resamples=n_resamples)}
+
+
+def merge_duplicates(ranked: list[str], grades: Mapping[str, int], query: str,
+                     groups: Mapping[str, str]) -> tuple[list[str], dict[str, int]]:
+    """Rankings and judgements over stories instead of copies (duplicate-aware evaluation).
+
+    Each group of wire copies is one story: its grade is its best member's; the query's own
+    story is not a related story; a second copy in a ranking fills a slot but earns nothing.
+    """
+    own = groups.get(query, query)
+    seen = {own}
+    stories = []
+    for item in ranked:
+        story = groups.get(item, item)
+        stories.append(f"copy:{item}" if story in seen else story)
+        seen.add(story)
+    story_grades: dict[str, int] = {}
+    for item, grade in grades.items():
+        story = groups.get(item, item)
+        if story != own:
+            story_grades[story] = max(story_grades.get(story, 0), grade)
+    return stories, story_grades
 
 
 def _headline(ks) -> list[str]:

@@ -85,11 +85,13 @@ def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", 
 
 def _run_task(name, data_dir, rankers, options, *, seed, max_distractors, demo_path, mind_dir) -> list[dict]:
     if name == "news-events":
-        return [harness.evaluate_retrieval(datasets.load_news_events(data_dir), rankers, **options)]
+        task = datasets.with_duplicate_groups(datasets.load_news_events(data_dir))
+        return [harness.evaluate_retrieval(task, rankers, **options)]
     if name == "news-events+distractors":
         events = datasets.load_news_events(data_dir)
         distractors = datasets.load_distractors(data_dir, limit=max_distractors, seed=seed)
-        return [harness.evaluate_retrieval(datasets.with_distractors(events, distractors), rankers, **options)]
+        task = datasets.with_duplicate_groups(datasets.with_distractors(events, distractors))
+        return [harness.evaluate_retrieval(task, rankers, **options)]
     if name == "news-readmore":
         return [harness.evaluate_retrieval(datasets.load_news_readmore(data_dir, seed=seed), rankers, **options)]
     if name == "demo-links":
