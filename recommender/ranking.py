@@ -53,7 +53,7 @@ def collapse_near_duplicates(order: Sequence[int], similarity: np.ndarray, thres
     """
     kept: list[int] = []
     for position in range(len(order)):
-        if all(similarity[position, other] < threshold for other in kept):
+        if not kept or similarity[position, kept].max() < threshold:
             kept.append(position)
     return [order[position] for position in kept]
 
