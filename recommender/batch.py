@@ -19,9 +19,10 @@ C = candidate_count(k) candidates:
     peak ~ S + J * (S + min(B, 256 MiB / (4 N)) * 4 N + 12 B C),   S = 8 nnz + 8 N
 
 S is the CSR matrix (float32 values, int32 term ids, int64 row pointers): memory-mapped from the
-artifact, so its pages are shared; each job holds one transposed copy (the postings ``top_k``
-builds) and one dense float32 block of scores, which ``top_k`` caps at 256 MiB. For 1M articles
-of ~185 terms (S ~ 1.5 GB) and J = 2 that is ~5 GB.
+artifact, so its pages are shared; each job may hold one transposed copy (the postings ``top_k``
+builds per call) and a dense float32 block of scores capped at 256 MiB (the current kernel needs
+only a float64 accumulator of N per thread, so the bound is conservative). For 1M articles of
+~185 terms (S ~ 1.5 GB) and J = 2 that is ~5 GB. See docs/batch.md.
 """
 
 from __future__ import annotations

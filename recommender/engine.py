@@ -56,7 +56,7 @@ class EngineConfig:
     popularity: bool = True
     colinking: bool = True
     # Live queries probe the postings with only this many strongest terms (None: all, exact); see
-    # ArticleIndex.search and docs/performance.md for the measured loss. Batch lists are always exact.
+    # ArticleIndex.search and docs/batch.md for the measured loss. Batch lists are always exact.
     query_terms: int | None = None
 
     # Signals that can be switched off one at a time (ablation), and how.

@@ -98,7 +98,7 @@ class ArticleIndex:
         With ``max_terms`` (More Like This keeps 25) only the query's strongest terms probe the
         postings; the best ``pool`` rows by that partial score (default ``4 k``) are then scored
         exactly, so returned scores are true cosines but a row may be missed: the loss is
-        measured in ``scripts/bench_query.py`` and reported in docs/performance.md.
+        measured in ``scripts/bench_query.py`` and reported in docs/batch.md.
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
