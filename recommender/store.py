@@ -50,20 +50,6 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at TEXT NOT NULL,
     PRIMARY KEY (source_id, target_id)
 );
--- A pin or block changes rankings as much as an article does: bump the same counter so serving
--- processes drop cached rankings at once.
-CREATE TRIGGER IF NOT EXISTS feedback_changed_insert AFTER INSERT ON feedback BEGIN
-    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
-    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
-END;
-CREATE TRIGGER IF NOT EXISTS feedback_changed_update AFTER UPDATE ON feedback BEGIN
-    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
-    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
-END;
-CREATE TRIGGER IF NOT EXISTS feedback_changed_delete AFTER DELETE ON feedback BEGIN
-    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
-    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
-END;
 CREATE TABLE IF NOT EXISTS related_lists (
     article_id TEXT NOT NULL,
     model_version TEXT NOT NULL,
@@ -73,20 +59,6 @@ CREATE TABLE IF NOT EXISTS related_lists (
     reason TEXT NOT NULL,
     PRIMARY KEY (article_id, model_version, position)
 );
--- Every change to the articles table bumps meta.articles_changed, so other processes
--- serving the same store notice new or changed articles with one cheap read.
-CREATE TRIGGER IF NOT EXISTS articles_changed_insert AFTER INSERT ON articles BEGIN
-    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
-    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
-END;
-CREATE TRIGGER IF NOT EXISTS articles_changed_update AFTER UPDATE ON articles BEGIN
-    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
-    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
-END;
-CREATE TRIGGER IF NOT EXISTS articles_changed_delete AFTER DELETE ON articles BEGIN
-    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
-    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
-END;
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     type TEXT NOT NULL,
@@ -99,6 +71,14 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_article ON events(article_id, type);
 """
+
+# Every change to an article, or to editors' pins and blocks, bumps meta.articles_changed, so other
+# processes serving the same store notice it with one cheap read and drop cached rankings at once.
+_SCHEMA += "".join(f"""
+CREATE TRIGGER IF NOT EXISTS {table}_changed_{action.lower()} AFTER {action} ON {table} BEGIN
+    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
+    ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
+END;""" for table in ("articles", "feedback") for action in ("INSERT", "UPDATE", "DELETE"))
 
 
 FEEDBACK_KINDS = ("pin", "block")
