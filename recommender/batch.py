@@ -101,8 +101,12 @@ def select_rows(engine: Engine, *, ids: Sequence[str] | None = None, since: date
     return np.flatnonzero(alive)
 
 
-def score_rows(engine: Engine, rows: np.ndarray, k: int) -> list[tuple[str, list[tuple[str, float, str]]]]:
-    """``(article_id, [(target_id, score, reason), ...])`` for index rows, the same ranking as ``engine.related``."""
+def score_rows(engine: Engine, rows: np.ndarray, k: int, *,
+               n_threads: int | None = None) -> list[tuple[str, list[tuple[str, float, str]]]]:
+    """``(article_id, [(target_id, score, reason), ...])`` for index rows, the same ranking as ``engine.related``.
+
+    ``n_threads`` goes to the top-k kernel (1 inside parallel workers, so they do not oversubscribe the cores).
+    """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     index = engine.index
@@ -114,7 +118,8 @@ def score_rows(engine: Engine, rows: np.ndarray, k: int) -> list[tuple[str, list
     for language in groups:
         group = rows if language is None else rows[index.languages[rows] == language]
         mask = index.mask(language=language)
-        hits = topk.top_k(index.matrix[group], index.matrix, wanted + SLACK, exclude=group, mask=mask)
+        hits = topk.top_k(index.matrix[group], index.matrix, wanted + SLACK, exclude=group, mask=mask,
+                          n_threads=n_threads)
         for i, row in enumerate(group):
             vector = index.matrix[row]
             candidates, scores = _as_live(index.matrix, vector, hits.indices[i][hits.indices[i] >= 0], wanted, dense)
@@ -202,8 +207,8 @@ def load_engine(artifact: str, db: str) -> Engine:
     return Engine.load(artifact, Store(db, create=False), verify=False)
 
 
-def _score_block(artifact: str, db: str, k: int, number: int, rows: np.ndarray):
-    return number, score_rows(load_engine(artifact, db), rows, k)
+def _score_block(artifact: str, db: str, k: int, number: int, rows: np.ndarray, n_threads: int | None = 1):
+    return number, score_rows(load_engine(artifact, db), rows, k, n_threads=n_threads)
 
 
 def _run_blocks(artifact: str, db: str, k: int, pending: list[tuple[int, np.ndarray]], n_jobs: int,
@@ -214,7 +219,7 @@ def _run_blocks(artifact: str, db: str, k: int, pending: list[tuple[int, np.ndar
     tasks = (delayed(_score_block)(artifact, db, k, n, rows) for n, rows in pending)
     if dask is None:
         if n_jobs == 1:
-            yield from (_score_block(artifact, db, k, n, rows) for n, rows in pending)
+            yield from (_score_block(artifact, db, k, n, rows, n_threads=None) for n, rows in pending)
             return
         with parallel_config(backend="loky", n_jobs=n_jobs):
             yield from Parallel(return_as="generator_unordered")(tasks)
