@@ -140,7 +140,7 @@ def test_an_interrupted_run_resumes_without_redoing_finished_blocks(model, tmp_p
 
     scored = []
     real = batch.score_rows
-    monkeypatch.setattr(batch, "score_rows", lambda engine, rows, k: scored.append(len(rows)) or real(engine, rows, k))
+    monkeypatch.setattr(batch, "score_rows", lambda engine, rows, k, **options: scored.append(len(rows)) or real(engine, rows, k, **options))
     report = batch.run_batch(artifact, db=db, k=K, out=tmp_path / "resumed.jsonl", block_rows=16, write_store=False,
                              work_dir=work, progress=False)
     assert (report.reused_blocks, report.computed_blocks) == (3, 7)
