@@ -1,0 +1,83 @@
+"""The ``readalso`` command line: thin wrappers around the library, one module per family of commands.
+
+``articles`` (ingest, build, related, show, demo), ``editors`` (train, reading-list, pin, block),
+``operations`` (batch, serve, evaluate).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from recommender import artifacts
+from recommender.articles import ArticleError
+from recommender.engine import Engine, UnknownArticle
+from recommender.store import Store, StoreError, default_db_path
+
+USER_ERRORS = (StoreError, artifacts.ArtifactError, UnknownArticle, ArticleError, ValueError, OSError)
+
+
+def model_root(db: Path) -> Path:
+    """Where the built model of a store lives: beside it, ``<name>.artifacts/``."""
+    return db.with_suffix(".artifacts")
+
+
+def open_engine(db: Path) -> tuple[Store, Engine]:
+    """The store and its current model, brought up to date with articles ingested since the build."""
+    store = Store(db, create=False)
+    engine = Engine.load(artifacts.current(model_root(db)), store)
+    engine.sync(store)
+    return store, engine
+
+
+class _Group(click.Group):
+    """Turns domain errors into one-line messages (exit 1), never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as error:
+            raise click.ClickException(str(error)) from None
+
+
+class Context:
+    def __init__(self, db: Path):
+        self.db = db
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="SQLite store (default: $READALSO_DB or ./readalso-data/readalso.db).")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the engine does.")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, verbose: bool):
+    """readalso: related stories and reading lists for news sites.
+
+    \b
+    Example:
+      readalso ingest data/demo/text && readalso build && readalso related storm-ardent-01
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(db or default_db_path())
+
+
+def refresh_model(db: Path, store: Store) -> int:
+    """After a build, vectorise newly ingested articles with the fitted vocabulary and save them into the model."""
+    try:
+        engine = Engine.load(artifacts.current(model_root(db)), store)
+    except artifacts.ArtifactError:
+        return 0
+    added = engine.sync(store)
+    if added:
+        engine.save(model_root(db))
+        artifacts.prune(model_root(db))
+    return added
+
+
+def main() -> None:
+    cli(prog_name="readalso")
+
+
+from recommender.cli import articles, editors, operations  # noqa: E402,F401  (registers the commands)
