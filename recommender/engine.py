@@ -21,6 +21,7 @@ from recommender.links import LinkResolver
 from recommender.model import LinkModel
 from recommender.ranking import (Filters, Recommendation, collapse_near_duplicates, describe,
                                  maximal_marginal_relevance, shared_terms_of_rows)
+from recommender.rowdots import block_dots
 from recommender.training import (CANDIDATE_POOL, candidate_rows, link_texts, link_triples, links_field,
                                   train_link_model)
 from recommender.vectorize import FieldVectorizer
@@ -337,19 +338,25 @@ class Engine:
         now = now or datetime.now(timezone.utc)
         mask = self.index.mask(language=language if self.config.same_language else None, section=filters.section,
                                published_after=filters.published_after(now), exclude=[*filters.exclude, *exclude])
-        hits = self.index.search(vector, candidate_count(k), mask, max_terms=self.config.query_terms)
+        # With the link model and an exact search, one search deep enough for its candidate pool serves both.
+        exact = self.model_active and self.config.query_terms is None
+        depth = max(candidate_count(k), CANDIDATE_POOL) if exact else candidate_count(k)
+        hits = self.index.search(vector, depth, mask, max_terms=self.config.query_terms)
         rows = hits.indices[0][hits.indices[0] >= 0]
-        return self.rerank(vector, rows, hits.scores[0][: rows.size], k, diversity=diversity, query=query, mask=mask)
+        return self.rerank(vector, rows, hits.scores[0][: rows.size], k, diversity=diversity, query=query, mask=mask,
+                           exact=exact)
 
     def rerank(self, vector: sp.csr_matrix, rows: np.ndarray, scores: np.ndarray, k: int, *,
                diversity: float = 0.0, query: Query | str | None = None,
-               mask: np.ndarray | None = None) -> list[Recommendation]:
+               mask: np.ndarray | None = None, exact: bool = False) -> list[Recommendation]:
         """Turn cosine candidates (best first) into the final top-k: editors' blocks removed, rescored by the
         link model (when one is active), duplicates collapsed, diversified, explained, editors' pins first.
 
         The live path and batch scoring both end here, so they rank alike. ``query`` (a stored article's
         id, or :meth:`query`) enables the model's pair features and the editors' pins and blocks;
         ``mask`` (allowed rows) defaults to every live row of the query's language except itself.
+        ``exact`` says ``rows`` and ``scores`` are an exact ``index.search`` under ``mask`` at least
+        ``CANDIDATE_POOL`` deep, so the model's candidate pool reuses them instead of searching again.
         """
         rows = np.asarray(rows, dtype=np.int64)
         scores = np.asarray(scores, dtype=np.float64)
@@ -367,7 +374,8 @@ class Engine:
         if self.model_active:
             query = query if query is not None else Query(vector, {})
             if mask is not None:  # the model also considers what editors like that cosine missed
-                more, more_scores = candidate_rows(self.index, self.graph, query, mask, CANDIDATE_POOL)
+                more, more_scores = candidate_rows(self.index, self.graph, query, mask, CANDIDATE_POOL,
+                                                   cosine_top=(rows, scores) if exact else None)
                 new = ~np.isin(more, rows)
                 rows, scores = np.concatenate([rows, more[new]]), np.concatenate([scores, more_scores[new]])
         if feedback is not None and feedback.blocks:
@@ -383,23 +391,38 @@ class Engine:
             relevance = self.model.score(features)
             order = np.lexsort((rows, -relevance))
             rows, scores, features = rows[order], relevance[order], features[order]
-        candidates = self.index.matrix[rows]
-        similarity = (candidates @ candidates.T).toarray()
-        positions = np.arange(rows.size)
-        if self.config.collapse_duplicates:
-            positions = np.asarray(collapse_near_duplicates(list(positions), similarity,
-                                                            self.config.duplicate_threshold), dtype=np.int64)
-        if diversity > 0:
-            chosen = maximal_marginal_relevance(scores[positions], similarity[np.ix_(positions, positions)], k, diversity)
-            positions = positions[chosen]
-        positions = positions[:k]
-        shared = shared_terms_of_rows(vector, candidates[positions], self.terms)  # one slice, not k
+        positions = self._shortlist(rows, scores, k, diversity)
+        shared = shared_terms_of_rows(vector, self.index.matrix[rows[positions]], self.terms)  # one slice, not k
         ranking = [Recommendation(self.index.ids[rows[p]], round(float(scores[p]), 6),
                                   describe(terms, _link_reasons(features[p]) if features is not None else ()))
                    for p, terms in zip(positions, shared)]
         if feedback is not None and feedback.pins:
             ranking = self._pinned(ranking, feedback.pins, query, mask, k)
         return ranking
+
+    def _shortlist(self, rows: np.ndarray, scores: np.ndarray, k: int, diversity: float) -> np.ndarray:
+        """Positions of the final top-k among ranked candidates: near-duplicates collapsed, then diversified.
+
+        Without diversity only the head of the list is compared (a duplicate decision depends only on
+        earlier candidates, and each cosine only on its two rows), and all of it only when the head
+        loses too many to collapse.
+        """
+        if diversity == 0 and not self.config.collapse_duplicates:
+            return np.arange(min(k, rows.size))
+        head = rows.size if diversity > 0 else min(rows.size, 2 * k + 2)
+        while True:
+            similarity = block_dots(self.index.matrix, rows[:head])  # = candidates @ candidates.T, bit for bit
+            positions = np.arange(head)
+            if self.config.collapse_duplicates:
+                positions = np.asarray(collapse_near_duplicates(list(positions), similarity,
+                                                                self.config.duplicate_threshold), dtype=np.int64)
+            if positions.size >= k or head == rows.size:
+                break
+            head = rows.size
+        if diversity > 0:
+            chosen = maximal_marginal_relevance(scores[positions], similarity[np.ix_(positions, positions)], k, diversity)
+            positions = positions[chosen]
+        return positions[:k]
 
     def _pinned(self, ranking: list[Recommendation], pins: Sequence[str], query: Query, mask: np.ndarray | None,
                 k: int) -> list[Recommendation]:

@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.ranking import SECONDS_PER_DAY, recency_weight
+from recommender.rowdots import row_dots
 
 FEATURES = ("cosine", "headline", "body", "link_query", "link_candidate", "near_duplicate",
             "recency", "newer", "same_section", "popularity", "trending", "colinking")
@@ -100,6 +101,8 @@ class LinkGraph:
         self.adjacency = adjacency
         self.published = np.asarray(published, dtype=np.float64)
         self._inbound = None
+        self._in_counts: np.ndarray | None = None  # in-links per row, built on first use
+        self._by_time: tuple[np.ndarray, np.ndarray] | None = None  # (source published, target) by source time
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[int, int]], published: np.ndarray) -> "LinkGraph":
@@ -129,29 +132,50 @@ class LinkGraph:
             self._inbound = self.adjacency.T.tocsr()
         return self._inbound
 
+    @property
+    def linked_rows(self) -> np.ndarray:
+        """Rows with at least one in-link, ascending."""
+        return np.flatnonzero(self._in_links_of_all())
+
+    def _in_links_of_all(self) -> np.ndarray:
+        if self._in_counts is None:
+            self._in_counts = np.asarray(self.inbound.getnnz(axis=1), dtype=np.float64)
+        return self._in_counts
+
     def in_links(self, rows: np.ndarray) -> np.ndarray:
         """How many articles link to each row (editors' popularity)."""
-        return np.asarray(self.inbound.getnnz(axis=1), dtype=np.float64)[rows]
+        return self._in_links_of_all()[rows]
 
     def trending(self, moment: float, rows: np.ndarray, window_days: float = TRENDING_WINDOW_DAYS) -> np.ndarray:
         """Links into each row from articles published within ``window_days`` before ``moment`` (0 if unknown)."""
         if np.isnan(moment) or self.adjacency.nnz == 0:
             return np.zeros(len(rows))
-        with np.errstate(invalid="ignore"):
-            recent = (self.published <= moment) & (self.published > moment - window_days * SECONDS_PER_DAY)
-        weights = sp.diags(recent.astype(np.float32))
-        counts = np.asarray((weights @ self.adjacency).sum(axis=0), dtype=np.float64).ravel()
-        return counts[rows]
+        if self._by_time is None:  # links ordered by their source's publication time (undated last)
+            sources = np.repeat(np.arange(self.adjacency.shape[0]), np.diff(self.adjacency.indptr))
+            order = np.argsort(self.published[sources], kind="stable")
+            self._by_time = self.published[sources][order], self.adjacency.indices[order].astype(np.int64)
+        times, targets = self._by_time
+        # sources with moment - window < published <= moment: one slice of the time-ordered links
+        start, stop = np.searchsorted(times, [moment - window_days * SECONDS_PER_DAY, moment], side="right")
+        return _count_in(targets[start:stop], rows)
 
     def colinking(self, row: int | None, rows: np.ndarray) -> np.ndarray:
         """For each candidate, how many articles link to both it and the query row (co-citation)."""
         if row is None or self.adjacency.nnz == 0:
             return np.zeros(len(rows))
-        sources = self.inbound[row].indices
+        sources = self.inbound.indices[self.inbound.indptr[row]:self.inbound.indptr[row + 1]]
         if sources.size == 0:
             return np.zeros(len(rows))
-        counts = np.asarray(self.adjacency[sources].sum(axis=0), dtype=np.float64).ravel()
-        return counts[rows]
+        indptr, indices = self.adjacency.indptr, self.adjacency.indices
+        targets = np.concatenate([indices[indptr[s]:indptr[s + 1]] for s in sources.tolist()])
+        return _count_in(targets, rows)
+
+
+def _count_in(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """How often each of ``rows`` occurs in ``values`` (float64), without an array over all rows."""
+    values = np.sort(values)
+    rows = np.asarray(rows, dtype=np.int64)
+    return (np.searchsorted(values, rows, side="right") - np.searchsorted(values, rows, side="left")).astype(np.float64)
 
 
 def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fields: Mapping[str, sp.csr_matrix],
@@ -159,15 +183,18 @@ def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fiel
                   duplicate_threshold: float) -> np.ndarray:
     """The ``len(rows) x len(FEATURES)`` feature matrix of (query, candidate row) pairs."""
     rows = np.asarray(rows, dtype=np.int64)
-    cosine = cosines(query.vector, matrix[rows])
+
+    def dots(field: sp.csr_matrix, row: sp.csr_matrix | None) -> np.ndarray:  # as cosines(row, field[rows])
+        return row_dots(field, rows, row).astype(np.float64)
+
+    cosine = dots(matrix, query.vector)
     age = age_days(query.published, published[rows])
-    zero = sp.csr_matrix((1, matrix.shape[1]), dtype=np.float32)
     columns = {
         "cosine": cosine,
-        "headline": cosines(query.fields.get("headline", zero), fields["headline"][rows]),
-        "body": cosines(query.fields.get("body", zero), fields["body"][rows]),
-        "link_query": cosines(query.fields.get("links", zero), matrix[rows]),
-        "link_candidate": cosines(query.vector, fields["links"][rows]),
+        "headline": dots(fields["headline"], query.fields.get("headline")),
+        "body": dots(fields["body"], query.fields.get("body")),
+        "link_query": dots(matrix, query.fields.get("links")),
+        "link_candidate": dots(fields["links"], query.vector),
         "near_duplicate": near_duplicate(cosine, duplicate_threshold),
         "recency": recency(age),
         "newer": newer(age),

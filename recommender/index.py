@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.articles import Article
+from recommender.rowdots import row_times
 from recommender.topk import Neighbours
 
 NO_DATE = np.nan
@@ -105,7 +106,7 @@ class ArticleIndex:
         query = sp.csr_matrix(query, dtype=np.float32)
         pruned = max_terms is not None and query.nnz > max_terms
         probe = prune_query(query, max_terms) if pruned else query
-        scores = np.asarray((probe @ self.postings).todense()).ravel()
+        scores = row_times(probe, self.postings)  # = (probe @ postings).toarray(), without the sparse result
         if mask is not None:
             scores[~mask] = 0.0
         rows = _best(scores, (pool or 4 * k) if pruned else k)

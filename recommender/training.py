@@ -35,6 +35,7 @@ from recommender.articles import Article
 from recommender.features import FEATURES, LinkGraph, Query, pair_features
 from recommender.index import ArticleIndex
 from recommender.model import LinkModel, blend, sigmoid
+from recommender.rowdots import row_dots
 
 log = logging.getLogger(__name__)
 
@@ -87,26 +88,34 @@ def prior_rows(graph: LinkGraph, moment: float, mask: np.ndarray, n: int) -> np.
     """Up to ``n`` allowed rows editors link to most: trending around ``moment`` first, then all-time in-links."""
     if n < 1 or len(graph) == 0:
         return np.zeros(0, dtype=np.int64)
-    everything = np.arange(len(mask))
-    trending = graph.trending(moment, everything)
-    linked = graph.in_links(everything)
-    allowed = np.flatnonzero(mask & ((trending > 0) | (linked > 0)))
-    order = np.lexsort((allowed, -linked[allowed], -trending[allowed]))
+    allowed = graph.linked_rows  # a trending row has in-links too
+    allowed = allowed[mask[allowed]]
+    trending, linked = graph.trending(moment, allowed), graph.in_links(allowed)
+    order = np.lexsort((allowed, -linked, -trending))
     return allowed[order[:n]]
 
 
 def candidate_rows(index: ArticleIndex, graph: LinkGraph | None, query: Query, mask: np.ndarray, pool: int,
-                   extras: int = PRIOR_CANDIDATES) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine top ``pool`` rows, plus prior rows (trending/popular) the cosine missed; with their cosines."""
-    hits = index.search(query.vector, pool, mask)
-    rows = hits.indices[0][hits.indices[0] >= 0]
-    scores = hits.scores[0][: rows.size].astype(np.float64)
+                   extras: int = PRIOR_CANDIDATES, *,
+                   cosine_top: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine top ``pool`` rows, plus prior rows (trending/popular) the cosine missed; with their cosines.
+
+    ``cosine_top`` is ``(rows, scores)`` of an exact ``index.search`` of the query under ``mask`` for at
+    least ``pool`` rows, when the caller already has one (the live path): its first ``pool`` are the same.
+    """
+    if cosine_top is None:
+        hits = index.search(query.vector, pool, mask)
+        rows = hits.indices[0][hits.indices[0] >= 0]
+        scores = hits.scores[0][: rows.size].astype(np.float64)
+    else:
+        rows = np.asarray(cosine_top[0], dtype=np.int64)[:pool]
+        scores = np.asarray(cosine_top[1], dtype=np.float64)[:pool]
     if graph is not None and extras:
         rest = mask.copy()
         rest[rows] = False
         more = prior_rows(graph, query.published, rest, extras)
         if more.size:
-            more_scores = np.asarray((index.matrix[more] @ sp.csr_matrix(query.vector).T).todense()).ravel()
+            more_scores = row_dots(index.matrix, more, query.vector)
             rows, scores = np.concatenate([rows, more]), np.concatenate([scores, more_scores])
     return rows, scores
 

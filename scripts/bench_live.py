@@ -1,0 +1,85 @@
+"""Latency of live ``Engine.related(id, 5)`` on a built store, and a check that rankings did not change.
+
+Usage:
+    .venv/bin/python scripts/bench_live.py DB [--limit N]                  # p50/p99 over every id, warm
+    .venv/bin/python scripts/bench_live.py DB --dump before.json [--limit N]
+    .venv/bin/python scripts/bench_live.py DB --compare before.json [--limit N]
+
+``--dump`` writes ``related(id, k)`` for k = 5 and 10 of every article (plus, for a sample, with
+diversity 0.3 and with a max-age filter) at a fixed ``now``; ``--compare`` recomputes them and
+reports every query whose ids, order, reasons or scores (to 1e-6) differ. Run ``--dump`` before a
+change to the scoring path and ``--compare`` after it (docs/performance.md, "Live queries and HTTP").
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from recommender.cli import open_engine  # noqa: E402
+from recommender.ranking import Filters  # noqa: E402
+
+NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def rankings(engine, ids: list[str]) -> dict[str, list]:
+    out = {}
+    for k in (5, 10):
+        for i in ids:
+            out[f"{i}|{k}"] = [[r.id, r.score, r.reason] for r in engine.related(i, k, now=NOW)]
+    for i in ids[:: max(1, len(ids) // 200)]:
+        out[f"{i}|div"] = [[r.id, r.score, r.reason] for r in engine.related(i, 8, diversity=0.3, now=NOW)]
+        out[f"{i}|age"] = [[r.id, r.score, r.reason]
+                           for r in engine.related(i, 5, filters=Filters(max_age_days=4000), now=NOW)]
+    return out
+
+
+def same(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(x[0] == y[0] and abs(x[1] - y[1]) <= 1e-6 and x[2] == y[2] for x, y in zip(a, b))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("db", type=Path)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N live ids")
+    parser.add_argument("--dump", type=Path, help="write the rankings here")
+    parser.add_argument("--compare", type=Path, help="compare the rankings with a dump")
+    args = parser.parse_args()
+    _, engine = open_engine(args.db)
+    ids = [i for r, i in enumerate(engine.index.ids) if engine.index.alive[r]][: args.limit]
+    if args.dump or args.compare:
+        found = rankings(engine, ids)
+        if args.dump:
+            args.dump.write_text(json.dumps(found))
+            print(f"{args.db}: wrote {len(found)} rankings (model active: {engine.model_active})")
+            return 0
+        reference = json.loads(args.compare.read_text())
+        differ = [key for key, ranking in found.items() if not same(reference.get(key, []), ranking)]
+        for key in differ[:5]:
+            print("differs:", key, reference.get(key), found[key])
+        print(f"{args.db}: {len(found)} rankings, {len(differ)} differ (model active: {engine.model_active})")
+        return 1 if differ else 0
+    for i in ids[:20]:
+        engine.related(i, 5)
+    times = []
+    for _ in range(2 if len(ids) < 1000 else 1):
+        for i in ids:
+            start = time.perf_counter()
+            engine.related(i, 5)
+            times.append(time.perf_counter() - start)
+    ms = np.asarray(times) * 1000
+    print(f"{args.db}: {len(ids)} queries over {len(engine.index.ids)} rows, model active: {engine.model_active}; "
+          f"p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
