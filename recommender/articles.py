@@ -7,9 +7,11 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 WORDS_PER_MINUTE = 230
+_WIRE_DATE_LAYOUTS = ("%d-%b-%Y %H:%M:%S.%f", "%d-%b-%Y %H:%M:%S", "%d-%b-%Y")
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid)$", re.I)
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
@@ -101,7 +103,11 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def parse_datetime(value) -> datetime | None:
-    """Parse an ISO 8601 date or date-time (also ``YYYY/M/D``); ``None`` or ``""`` gives ``None``."""
+    """Parse a publication date; ``None`` or ``""`` gives ``None``.
+
+    ISO 8601 (``2026-11-27``, ``2026-11-27T08:15:00Z``), RFC 2822 as RSS feeds print it
+    (``Fri, 27 Nov 2026 08:15:00 +0000``), ``YYYY/M/D`` and wire-service ``27-NOV-2026 08:15:00.00``.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -113,7 +119,17 @@ def parse_datetime(value) -> datetime | None:
     try:
         return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
-        raise ArticleError(f"published_at is not an ISO 8601 date: {text!r}") from None
+        pass
+    try:
+        return as_utc(parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError):
+        pass
+    for layout in _WIRE_DATE_LAYOUTS:
+        try:
+            return as_utc(datetime.strptime(text.title(), layout))
+        except ValueError:
+            continue
+    raise ArticleError(f"published_at is not a date (ISO 8601, RFC 2822 or DD-MON-YYYY): {text!r}")
 
 
 def canonical_url(url: str | None) -> str | None:

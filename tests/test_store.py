@@ -76,3 +76,14 @@ def test_store_is_plain_sqlite(tmp_path, corpus):
         store.upsert_many(corpus)
     rows = sqlite3.connect(tmp_path / "s.db").execute("SELECT count(*) FROM read_also").fetchone()
     assert rows == (6,)
+
+
+def test_publication_dates_in_the_formats_newsrooms_print():
+    from recommender.articles import ArticleError, parse_datetime
+
+    assert parse_datetime("2026-11-27T08:15:00Z").isoformat() == "2026-11-27T08:15:00+00:00"
+    assert parse_datetime("Fri, 27 Nov 2026 09:15:00 +0100").isoformat() == "2026-11-27T08:15:00+00:00"
+    assert parse_datetime("26-FEB-1987 15:01:01.79").isoformat() == "1987-02-26T15:01:01.790000+00:00"
+    assert parse_datetime("2017/2/7").isoformat() == "2017-02-07T00:00:00+00:00"
+    with pytest.raises(ArticleError, match="not a date"):
+        parse_datetime("next Tuesday")
