@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from click.testing import CliRunner
 
-from recommender import artifacts, batch
+from recommender import batch
 from recommender.articles import Article, ReadAlsoLink
 from recommender.cli import cli, model_root, open_engine
 from recommender.engine import Engine

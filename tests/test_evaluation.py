@@ -1,17 +1,16 @@
 """Loaders (MIND on files written here, shared data when present), harness, reports and compare."""
 
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from recommender.articles import Article, ReadAlsoLink
+from recommender.articles import ReadAlsoLink
 from recommender.evaluation import compare, datasets, harness, report, run
 from recommender.evaluation.baselines import PlainTfidfRanker, RandomRanker
 from recommender.evaluation.mind import load_mind, read_mind_behaviors, read_mind_news
 from recommender.evaluation.runner import DEFAULT_DATA_DIR
-from tests.test_evaluation_rankers import START, planted_corpus
+from tests.test_evaluation_rankers import planted_corpus
 
 NEWS_TSV = [
     ["N1", "sports", "football", "Late goal wins the derby", "A striker scores in the last minute.",

@@ -9,7 +9,7 @@ from linked_corpus import linked_corpus
 from recommender.cli import cli
 from recommender.engine import Engine
 from recommender.links import resolve_store
-from recommender.reading_list import history_list, story_list
+from recommender.reading_list import story_list
 from recommender.store import Feedback, Store
 
 

@@ -6,7 +6,7 @@ from sklearn.exceptions import NotFittedError
 
 from linked_corpus import linked_corpus, without_links_to
 from recommender.engine import Engine, EngineConfig
-from recommender.features import FEATURES, LinkGraph
+from recommender.features import FEATURES
 from recommender.model import LinkModel, blend
 from recommender.training import (hide_links, link_triples, make_view, query_pairs, rolling_splits, time_split,
                                   train_link_model)

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from recommender.engine import Engine, EngineConfig, UnknownArticle
+from recommender.engine import Engine, UnknownArticle
 from recommender.reading_list import fit_budget, history_list, story_list
 
 

@@ -14,7 +14,6 @@ where it was looked for, so the runner can skip that data set with a clear note.
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import re
@@ -28,7 +27,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from recommender.articles import (Article, ArticleError, ReadAlsoLink, canonical_url, normalise_headline,
+from recommender.articles import (Article, ReadAlsoLink, canonical_url, normalise_headline,
                                   parse_datetime)
 from recommender.evaluation.baselines import article_text
 from recommender.topk import all_pairs_top_k

@@ -97,7 +97,7 @@ def _run_task(name, data_dir, rankers, options, *, seed, max_distractors, demo_p
     if name == "demo-links":
         task = datasets.load_demo_links(Path(demo_path) if demo_path else DEFAULT_DEMO, seed=seed)
         if not task.relevance:
-            raise DatasetMissing(f"demo corpus has no Read-also link that resolves to another of its articles")
+            raise DatasetMissing("demo corpus has no Read-also link that resolves to another of its articles")
         return [harness.evaluate_retrieval(task, rankers, **options)]
     if name == "sts-headlines":
         return [harness.evaluate_similarity(datasets.load_sts_headlines(data_dir), rankers, **options)]
