@@ -12,6 +12,7 @@ Contract (every ranker passes ``tests/test_evaluation_rankers.py``):
 
 from __future__ import annotations
 
+import logging
 import math
 import zlib
 from collections import Counter
@@ -224,6 +225,7 @@ class BM25MLTRanker(Ranker):
     def _fit(self):
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its logger to DEBUG on import
         tokens = bm25s.tokenize([article_text(a) for a in self.articles_], stopwords="en",
                                 return_ids=False, show_progress=False)
         self.doc_terms_ = [Counter(doc) for doc in tokens]
