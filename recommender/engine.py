@@ -149,7 +149,7 @@ class Engine:
         vectorizer = FieldVectorizer(weights=config.field_weights(), min_df=config.min_df,
                                      max_df=config.max_df).fit(articles)
         matrix = vectorizer.transform(articles, anchors=_anchors(articles))
-        index = ArticleIndex.from_articles(articles, matrix)
+        index = ArticleIndex.from_articles(articles, matrix, vectorizer.transform_copies(articles))
         engine = cls(vectorizer, index, config, catalogue, hashes={a.id: a.content_hash for a in articles})
         if config.use_model:
             engine.train(articles)
@@ -198,7 +198,7 @@ class Engine:
         """Vectorise new or changed articles with the fitted vocabulary and append them (no refit)."""
         if not articles:
             return
-        self.index.add(articles, self.vectorizer.transform(articles))
+        self.index.add(articles, self.vectorizer.transform(articles), self.vectorizer.transform_copies(articles))
         if self.graph is not None:
             self._add_model_rows(articles)
         self.hashes.update((a.id, a.content_hash) for a in articles)
@@ -240,8 +240,8 @@ class Engine:
                   "sections": [str(s) for s in self.index.sections[rows]],
                   "languages": [str(s) for s in self.index.languages[rows]],
                   "hashes": [self.hashes.get(i, "") for i in ids]}
-        arrays = {"matrix_data": matrix.data, "matrix_indices": matrix.indices, "matrix_indptr": matrix.indptr,
-                  "matrix_shape": np.asarray(matrix.shape, dtype=np.int64),
+        copies = self.index.copies[rows] if rows.size != self.index.copies.shape[0] else self.index.copies
+        arrays = {**_csr_arrays("matrix", matrix), **_csr_arrays("copies", copies),
                   "published": self.index.published[rows], **vectorizer_arrays}
         if self.model is not None:
             params["model"], model_arrays = self.model.get_state()
@@ -262,9 +262,9 @@ class Engine:
     def load(cls, directory: str | os.PathLike, catalogue, *, verify: bool = True) -> "Engine":
         """Load an artifact directory (memory-mapped arrays); ``catalogue`` is the store."""
         params, arrays, manifest = artifacts.load(directory, verify=verify)
-        shape = tuple(int(n) for n in arrays["matrix_shape"])
-        matrix = sp.csr_matrix((arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]), shape=shape)
-        index = ArticleIndex(matrix, params["ids"], arrays["published"], params["sections"], params["languages"])
+        copies = _csr_from_arrays("copies", arrays) if "copies_shape" in arrays else None
+        index = ArticleIndex(_csr_from_arrays("matrix", arrays), params["ids"], arrays["published"], params["sections"],
+                             params["languages"], copies)
         vectorizer = FieldVectorizer.from_state(params["vectorizer"], arrays)
         engine = cls(vectorizer, index, EngineConfig.from_dict(params["config"]), catalogue,
                      hashes=dict(zip(params["ids"], params["hashes"])), version=manifest["version"])
@@ -381,8 +381,8 @@ class Engine:
         if feedback is not None and feedback.blocks:
             keep = np.asarray([self.index.ids[r] not in feedback.blocks for r in rows], dtype=bool)
             rows, scores = rows[keep], scores[keep]
-        if self.config.collapse_duplicates:
-            keep = scores < self.config.duplicate_threshold  # wire copies of the query itself
+        if self.config.collapse_duplicates:  # wire copies of the query itself
+            keep = self._copy_similarity(query, vector, rows) < self.config.duplicate_threshold
             rows, scores = rows[keep], scores[keep]
         if self.model_active and rows.size:
             features = pair_features(query, rows, matrix=self.index.matrix, fields=self.fields,
@@ -400,6 +400,16 @@ class Engine:
             ranking = self._pinned(ranking, feedback.pins, query, mask, k)
         return ranking
 
+    def _copy_similarity(self, query: Query | None, vector: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+        """Cosine of the candidates' bodies with the query's body: how much each is a copy of it."""
+        if query is not None and query.row is not None:
+            body = self.index.copies[query.row]
+        elif query is not None and query.fields.get("body") is not None and query.fields["body"].nnz:
+            body = query.fields["body"]  # unseen text: the body it was given
+        else:
+            body = vector
+        return (self.index.copies[rows] @ body.T).toarray().ravel()
+
     def _shortlist(self, rows: np.ndarray, scores: np.ndarray, k: int, diversity: float) -> np.ndarray:
         """Positions of the final top-k among ranked candidates: near-duplicates collapsed, then diversified.
 
@@ -411,15 +421,16 @@ class Engine:
             return np.arange(min(k, rows.size))
         head = rows.size if diversity > 0 else min(rows.size, 2 * k + 2)
         while True:
-            similarity = block_dots(self.index.matrix, rows[:head])  # = candidates @ candidates.T, bit for bit
             positions = np.arange(head)
             if self.config.collapse_duplicates:
-                positions = np.asarray(collapse_near_duplicates(list(positions), similarity,
+                copies = block_dots(self.index.copies, rows[:head])  # = candidates @ candidates.T, bit for bit
+                positions = np.asarray(collapse_near_duplicates(list(positions), copies,
                                                                 self.config.duplicate_threshold), dtype=np.int64)
             if positions.size >= k or head == rows.size:
                 break
             head = rows.size
         if diversity > 0:
+            similarity = block_dots(self.index.matrix, rows[:head])
             chosen = maximal_marginal_relevance(scores[positions], similarity[np.ix_(positions, positions)], k, diversity)
             positions = positions[chosen]
         return positions[:k]

@@ -20,13 +20,21 @@ def epoch_seconds(moment: datetime | None) -> float:
 
 
 class ArticleIndex:
-    """Rows of article vectors; a replaced article keeps its old row hidden and gains a new one."""
+    """Rows of article vectors; a replaced article keeps its old row hidden and gains a new one.
+
+    ``copies`` are unit rows of each article's body alone (its headline when it has no body): wire
+    copies share their body whatever headline an outlet gives them, so duplicates are found there.
+    Without them the article vectors stand in.
+    """
 
     def __init__(self, matrix: sp.csr_matrix, ids: Sequence[str], published: np.ndarray,
-                 sections: Sequence[str | None], languages: Sequence[str]):
+                 sections: Sequence[str | None], languages: Sequence[str], copies: sp.csr_matrix | None = None):
         if not (matrix.shape[0] == len(ids) == len(published) == len(sections) == len(languages)):
             raise ValueError("matrix rows, ids and metadata must have the same length")
+        if copies is not None and copies.shape != matrix.shape:
+            raise ValueError(f"copies must have the matrix's shape {matrix.shape}, got {copies.shape}")
         self.matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self.copies = self.matrix if copies is None else sp.csr_matrix(copies, dtype=np.float32)
         self.ids = list(ids)
         self.published = np.asarray(published, dtype=np.float64)
         self.sections = np.asarray([s or "" for s in sections], dtype=object)
@@ -37,9 +45,10 @@ class ArticleIndex:
         self._language_rows: dict[str, np.ndarray] = {}  # language -> boolean rows, built on first use
 
     @classmethod
-    def from_articles(cls, articles: Sequence[Article], matrix: sp.csr_matrix) -> "ArticleIndex":
+    def from_articles(cls, articles: Sequence[Article], matrix: sp.csr_matrix,
+                      copies: sp.csr_matrix | None = None) -> "ArticleIndex":
         return cls(matrix, [a.id for a in articles], [epoch_seconds(a.published_at) for a in articles],
-                   [a.section for a in articles], [a.language for a in articles])
+                   [a.section for a in articles], [a.language for a in articles], copies)
 
     def __len__(self) -> int:
         return int(self.alive.sum())
@@ -54,15 +63,20 @@ class ArticleIndex:
             self._postings = self.matrix.T.tocsr()
         return self._postings
 
-    def add(self, articles: Sequence[Article], matrix: sp.csr_matrix) -> None:
+    def add(self, articles: Sequence[Article], matrix: sp.csr_matrix, copies: sp.csr_matrix | None = None) -> None:
         """Append new rows; an id already present is replaced (its old row is hidden)."""
         if not articles:
             return
+        separate = self.copies is not self.matrix
+        if separate and copies is None:
+            raise ValueError("this index keeps body rows for duplicate detection: pass copies")
         for article in articles:
             if article.id in self.row_of:
                 self.alive[self.row_of[article.id]] = False
         start = len(self.ids)
         self.matrix = sp.vstack([self.matrix, sp.csr_matrix(matrix, dtype=np.float32)], format="csr")
+        self.copies = (sp.vstack([self.copies, sp.csr_matrix(copies, dtype=np.float32)], format="csr")
+                       if separate else self.matrix)
         self.ids.extend(a.id for a in articles)
         self.published = np.concatenate([self.published, [epoch_seconds(a.published_at) for a in articles]])
         self.sections = np.concatenate([self.sections, np.asarray([a.section or "" for a in articles], dtype=object)])

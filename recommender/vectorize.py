@@ -97,6 +97,11 @@ class FieldVectorizer(BaseEstimator):
         check_is_fitted(self, "idf_")
         return self._tfidf_.transform([(text, language)]).astype(np.float32)
 
+    def transform_copies(self, articles: Sequence[Article]) -> sp.csr_matrix:
+        """Unit rows of each article's body (its headline when the body is empty), for finding wire copies."""
+        return self.transform_texts([a.body if a.body.strip() else a.headline for a in articles],
+                                    [a.language for a in articles])
+
     def transform_texts(self, texts: Sequence[str], languages: Sequence[str]) -> sp.csr_matrix:
         """Unit-length TF-IDF rows for many plain texts at once (an empty text gives an all-zero row)."""
         check_is_fitted(self, "idf_")

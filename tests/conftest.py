@@ -77,10 +77,12 @@ HOSTILE_HEADLINE = "<img src=x onerror=alert(1)> Storm Ardent flood barriers fai
 def service_corpus() -> list[Article]:
     """The planted corpus plus a storm follow-up whose headline is hostile HTML."""
     articles = planted_corpus()
-    storm = articles[0]
     hostile = Article(id="storm-hostile", headline=HOSTILE_HEADLINE, section="climate",
                       url="https://news.example/climate/storm-hostile", published_at=START + timedelta(days=10),
-                      body="Flood barrier river coastal evacuation sandbag levee surge. " + storm.body[:300])
+                      body="Flood barrier river coastal evacuation sandbag levee surge. Storm Ardent rescue crews "
+                           "reached the estuary towns at dawn. The tide forecast warns of a second surge; shelter "
+                           "places are full and the dyke damage is worse than the council feared. Wind and rain "
+                           "kept water rising along the river all week.")
     return [*articles, hostile]
 
 

@@ -105,3 +105,15 @@ def test_corrupted_artifact_is_refused(tmp_path, corpus):
     (path / "idf.npy").write_bytes(b"garbage")
     with pytest.raises(artifacts.ArtifactError, match="checksum mismatch"):
         Engine.load(path, None)
+
+
+def test_wire_copies_with_rewritten_headlines_are_still_copies(corpus):
+    """Outlets retitle wire copies: duplicates are found on the body, whatever the headline."""
+    retitled = replace(corpus[1], id="storm-2-retitled", url="https://other.example/storm",
+                       headline="Coastal evacuation under way as Ardent breaks the river defences")
+    engine = Engine.from_articles([*corpus, retitled])
+    ids = [r.id for r in engine.related("storm-3", 5)]
+    assert len({"storm-2", "storm-2-retitled"} & set(ids)) == 1
+    assert "storm-2" not in [r.id for r in engine.related("storm-2-retitled", 5)]
+    draft = engine.related_to_text("Some other headline entirely", corpus[1].body, k=5)
+    assert "storm-2" not in [r.id for r in draft] and "storm-2-retitled" not in [r.id for r in draft]
