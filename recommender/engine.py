@@ -21,7 +21,7 @@ from recommender.links import LinkResolver
 from recommender.model import LinkModel
 from recommender.ranking import (Filters, Recommendation, collapse_near_duplicates, describe,
                                  maximal_marginal_relevance, shared_terms_of_rows)
-from recommender.rowdots import block_dots
+from recommender.rowdots import block_dots, row_dots
 from recommender.training import (CANDIDATE_POOL, candidate_rows, link_texts, link_triples, links_field,
                                   train_link_model)
 from recommender.vectorize import FieldVectorizer
@@ -408,7 +408,7 @@ class Engine:
             body = query.fields["body"]  # unseen text: the body it was given
         else:
             body = vector
-        return (self.index.copies[rows] @ body.T).toarray().ravel()
+        return row_dots(self.index.copies, rows, body)
 
     def _shortlist(self, rows: np.ndarray, scores: np.ndarray, k: int, diversity: float) -> np.ndarray:
         """Positions of the final top-k among ranked candidates: near-duplicates collapsed, then diversified.
