@@ -94,8 +94,7 @@ class FieldVectorizer(BaseEstimator):
 
     def transform_text(self, text: str, language: str = "en") -> sp.csr_matrix:
         """One unit-length TF-IDF row for plain text (headline similarity, reasons)."""
-        check_is_fitted(self, "idf_")
-        return self._tfidf_.transform([(text, language)]).astype(np.float32)
+        return self.transform_texts([text], [language])
 
     def transform_copies(self, articles: Sequence[Article]) -> sp.csr_matrix:
         """Unit rows of each article's body (its headline when the body is empty), for finding wire copies."""

@@ -224,9 +224,7 @@ def related_to_text():
 # -- articles ---------------------------------------------------------------------------------
 @bp.get("/articles/<article_id>")
 def get_article(article_id: str):
-    current = snapshot()
-    with current.lock:
-        article = current.store.get(article_id)
+    article = snapshot().article(article_id)
     if article is None:
         raise ApiError(404, f"unknown article id {article_id!r}", parameter="id")
     return cacheable(article_full(article))

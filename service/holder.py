@@ -78,6 +78,11 @@ class Snapshot:
     def version(self) -> str | None:
         return self.engine.version if self.engine else None
 
+    def article(self, article_id: str):
+        """A stored article, or None."""
+        with self.lock:
+            return self.store.get(article_id)
+
     def require_engine(self) -> Engine:
         if self.engine is None:
             raise ModelUnavailable("no model is loaded: run 'readalso build', then POST /v1/admin/reload")

@@ -87,8 +87,7 @@ def demo_index():
 def demo(article_id: str):
     """A mock article page with the widget embedded exactly as a publisher would."""
     current = snapshot()
-    with current.lock:
-        article = current.store.get(article_id)
+    article = current.article(article_id)
     if article is None:
         abort(404, f"unknown article id {article_id!r}")
     record = article_full(article)
