@@ -74,14 +74,17 @@ CREATE INDEX IF NOT EXISTS events_article ON events(article_id, type);
 
 # Every change to an article, or to editors' pins and blocks, bumps meta.articles_changed, so other
 # processes serving the same store notice it with one cheap read and drop cached rankings at once.
+CHANGE_COUNTER = "articles_changed"
 _SCHEMA += "".join(f"""
 CREATE TRIGGER IF NOT EXISTS {table}_changed_{action.lower()} AFTER {action} ON {table} BEGIN
-    INSERT INTO meta (key, value) VALUES ('articles_changed', '1')
+    INSERT INTO meta (key, value) VALUES ('{CHANGE_COUNTER}', '1')
     ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT);
 END;""" for table in ("articles", "feedback") for action in ("INSERT", "UPDATE", "DELETE"))
 
 
 FEEDBACK_KINDS = ("pin", "block")
+SUMMARY_FIELDS = ("id", "headline", "url", "section", "published_at")
+"""The columns a ranking shows of each article (``Store.summaries``)."""
 
 
 class Feedback(NamedTuple):
@@ -194,6 +197,17 @@ class Store:
             rows = self._db.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk).fetchall()
             links = self._links_of([row["id"] for row in rows])
             found.update((row["id"], _article(row, links.get(row["id"], ()))) for row in rows)
+        return found
+
+    def summaries(self, ids: Iterable[str]) -> dict[str, dict]:
+        """What a ranking shows of stored articles (``SUMMARY_FIELDS``), without body or links; unknown ids left out."""
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, dict] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self._db.execute(f"SELECT {', '.join(SUMMARY_FIELDS)} FROM articles "
+                                    f"WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+            found.update((row["id"], dict(row)) for row in rows)
         return found
 
     def iter_articles(self, *, batch_size: int = 2000) -> Iterator[Article]:
@@ -309,8 +323,7 @@ class Store:
 
     def change_count(self) -> int:
         """A counter bumped by every insert, update or delete of an article or of editor feedback (by any process)."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'articles_changed'").fetchone()
-        return int(row["value"]) if row else 0
+        return int(self.get_meta(CHANGE_COUNTER, 0))
 
     # -- precomputed lists (written by batch scoring) ------------------------------------------
     def replace_related_lists(self, model_version: str,
@@ -385,6 +398,11 @@ class Store:
     def get_meta(self, key: str, default=None):
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row["value"]) if row else default
+
+    def get_metas(self, *keys: str) -> dict:
+        """Several ``meta`` values in one read (missing keys are left out)."""
+        rows = self._db.execute(f"SELECT key, value FROM meta WHERE key IN ({','.join('?' * len(keys))})", keys)
+        return {row["key"]: json.loads(row["value"]) for row in rows}
 
     def set_meta(self, key: str, value) -> None:
         with self.transaction() as db:

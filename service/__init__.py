@@ -42,6 +42,7 @@ DEFAULTS = {
     "RANKING_CACHE_SECONDS": 30,     # seconds a process reuses a ranking (cleared when any article changes); 0: off
     "MAX_EVENTS": 100,               # events in one beacon
     "LOG_LEVEL": "INFO",
+    "LOG_REQUESTS": True,            # one log line per request; off under gunicorn, whose access log has it
     "CONFIGURE_LOGGING": True,       # install a stderr handler whose lines carry the request id
 }
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -115,7 +116,7 @@ def _install_request_ids(app: Flask) -> None:
     @app.after_request
     def echo_request_id(response):
         response.headers["X-Request-ID"] = g.get("request_id", "-")
-        if request.url_rule is not None or response.status_code >= 400:
+        if current_app.config["LOG_REQUESTS"] and (request.url_rule is not None or response.status_code >= 400):
             log.info("%s %s %s", request.method, request.full_path.rstrip("?"), response.status_code)
         return response
 

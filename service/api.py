@@ -165,9 +165,9 @@ def article_full(article: Article) -> dict:
 
 
 def ranking_items(current: Snapshot, ranking) -> list[dict]:
-    found = current.engine.articles(r.id for r in ranking)
-    return [{**article_summary(found[r.id]), "score": r.score, "reason": r.reason}
-            for r in ranking if r.id in found]
+    """The ranked stories as the API shows them: ``article_summary``'s fields, score and reason."""
+    found = current.store.summaries(r.id for r in ranking)
+    return [{**found[r.id], "score": r.score, "reason": r.reason} for r in ranking if r.id in found]
 
 
 def cacheable(payload: dict):

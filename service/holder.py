@@ -23,7 +23,7 @@ from pathlib import Path
 
 from recommender import artifacts
 from recommender.engine import Engine
-from recommender.store import Store
+from recommender.store import CHANGE_COUNTER, Store
 
 log = logging.getLogger(__name__)
 SERVED_MODEL = "served_model"
@@ -88,10 +88,13 @@ class Snapshot:
             raise ModelUnavailable("no model is loaded: run 'readalso build', then POST /v1/admin/reload")
         return self.engine
 
-    def sync(self) -> int:
-        """Bring the engine up to date with the store; returns how many articles were added."""
+    def sync(self, changes: int | None = None) -> int:
+        """Bring the engine up to date with the store; returns how many articles were added.
+
+        ``changes``: the store's change counter if the caller has just read it.
+        """
         with self.lock:
-            changes = self.store.change_count()
+            changes = self.store.change_count() if changes is None else changes
             if changes == self.changes_seen or self.engine is None:
                 self.changes_seen = changes
                 return 0
@@ -170,8 +173,9 @@ class EngineHolder:
 
     def snapshot(self) -> Snapshot:
         """The snapshot for one request, first brought in line with what other processes did."""
-        snapshot = self.current()
-        wanted = snapshot.store.get_meta(SERVED_MODEL)
+        first = snapshot = self.current()
+        meta = snapshot.store.get_metas(SERVED_MODEL, CHANGE_COUNTER)
+        wanted = meta.get(SERVED_MODEL)
         if wanted and wanted != snapshot.version and wanted not in self._refused and self._swap.acquire(blocking=False):
             try:
                 if self._current is snapshot:
@@ -182,7 +186,7 @@ class EngineHolder:
                         log.error("cannot follow reload to %s, still serving %s: %s", wanted, snapshot.version, error)
             finally:
                 self._swap.release()
-        snapshot.sync()
+        snapshot.sync(int(meta.get(CHANGE_COUNTER, 0)) if snapshot is first else None)
         return snapshot
 
 

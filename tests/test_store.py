@@ -38,6 +38,18 @@ def test_article_and_links_round_trip(store, corpus):
     assert [a.id for a in store.iter_articles(batch_size=2)] == [a.id for a in corpus]
 
 
+def test_summaries_are_the_stored_articles_display_fields(store, corpus):
+    store.upsert_many(corpus)
+    ids = [corpus[2].id, "missing", corpus[0].id]
+    summaries = store.summaries(ids)
+    assert list(summaries) == [corpus[2].id, corpus[0].id]
+    for article_id, summary in summaries.items():
+        article = store.get(article_id)
+        assert summary == {"id": article.id, "headline": article.headline, "url": article.url,
+                           "section": article.section,
+                           "published_at": article.published_at.isoformat() if article.published_at else None}
+
+
 def test_failed_batch_writes_nothing(store, corpus):
     class Broken(Exception):
         pass
