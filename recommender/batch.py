@@ -13,16 +13,16 @@ finished block to ``<work>/block-NNNNNN.jsonl`` (temporary file, then rename), s
 run resumes: blocks with a finished file are not recomputed. Finished blocks are then merged, in
 row order, into the JSON Lines output and the store's ``related_lists`` table.
 
-Memory (bytes), for N index rows with nnz stored terms, J parallel jobs, B rows per block and
-C = candidate_count(k) candidates:
+Memory (bytes), for N index rows of T terms with nnz stored terms, J parallel jobs, B rows per
+block and C = candidate_count(k) candidates:
 
-    peak ~ S + J * (S + min(B, 256 MiB / (4 N)) * 4 N + 12 B C),   S = 8 nnz + 8 N
+    peak ~ S + J * (P + 8 T (N / 131072 + 2) + 12 B C),   S = 8 nnz + 8 N,   P = 8 nnz + 8 T
 
 S is the CSR matrix (float32 values, int32 term ids, int64 row pointers): memory-mapped from the
-artifact, so its pages are shared; each job may hold one transposed copy (the postings ``top_k``
-builds per call) and a dense float32 block of scores capped at 256 MiB (the current kernel needs
-only a float64 accumulator of N per thread, so the bound is conservative). For 1M articles of
-~185 terms (S ~ 1.5 GB) and J = 2 that is ~5 GB. See docs/batch.md.
+artifact, so its pages are shared. Each job builds the inverted postings P once (the index's
+``postings``, which live queries use too) and their tile boundaries (``topk.term_postings``: one
+pointer per term and tile of 131,072 rows); the kernel adds a 1 MiB accumulator per thread. For
+1M articles of ~185 terms (S ~ P ~ 1.5 GB) and J = 2 that is ~4.5 GB. See docs/batch.md.
 """
 
 from __future__ import annotations
@@ -77,8 +77,8 @@ class BatchReport:
 def default_block_rows(n_selected: int, n_jobs: int) -> int:
     """Rows per block: about four blocks per job (progress, resumability), within 64..8192.
 
-    Larger blocks amortise the postings ``top_k`` builds per call; smaller ones lose less work on
-    an interruption. Memory hardly depends on it (see the module docstring).
+    Each process builds the postings once and keeps them, so a block costs little beyond its rows;
+    smaller blocks lose less work on an interruption. Memory hardly depends on it (see the module docstring).
     """
     return int(min(MAX_BLOCK_ROWS, max(MIN_BLOCK_ROWS, math.ceil(n_selected / max(1, 4 * n_jobs)))))
 
@@ -118,7 +118,7 @@ def score_rows(engine: Engine, rows: np.ndarray, k: int, *,
     for language in groups:
         group = rows if language is None else rows[index.languages[rows] == language]
         mask = index.mask(language=language)
-        hits = topk.top_k(index.matrix[group], index.matrix, wanted + SLACK, exclude=group, mask=mask,
+        hits = topk.top_k(index.matrix[group], index.kernel_postings, wanted + SLACK, exclude=group, mask=mask,
                           n_threads=n_threads)
         for i, row in enumerate(group):
             vector = index.matrix[row]

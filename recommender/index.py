@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from recommender.articles import Article
 from recommender.rowdots import row_times
-from recommender.topk import Neighbours
+from recommender.topk import Neighbours, Postings, term_postings
 
 NO_DATE = np.nan
 
@@ -42,6 +42,7 @@ class ArticleIndex:
         self.alive = np.ones(len(self.ids), dtype=bool)
         self.row_of = {article_id: row for row, article_id in enumerate(self.ids)}
         self._postings = None
+        self._kernel_postings = None
         self._language_rows: dict[str, np.ndarray] = {}  # language -> boolean rows, built on first use
 
     @classmethod
@@ -61,7 +62,15 @@ class ArticleIndex:
         """Term -> rows inverted index (the transposed matrix), built on first use."""
         if self._postings is None:
             self._postings = self.matrix.T.tocsr()
+            self._postings.sort_indices()
         return self._postings
+
+    @property
+    def kernel_postings(self) -> Postings:
+        """``postings`` tiled for the all-pairs kernel (``topk.top_k``), sharing their arrays; built on first use."""
+        if self._kernel_postings is None:
+            self._kernel_postings = term_postings(self.postings, self.matrix.shape[0])
+        return self._kernel_postings
 
     def add(self, articles: Sequence[Article], matrix: sp.csr_matrix, copies: sp.csr_matrix | None = None) -> None:
         """Append new rows; an id already present is replaced (its old row is hidden)."""
@@ -83,7 +92,7 @@ class ArticleIndex:
         self.languages = np.concatenate([self.languages, np.asarray([a.language for a in articles], dtype=object)])
         self.alive = np.concatenate([self.alive, np.ones(len(articles), dtype=bool)])
         self.row_of.update((a.id, start + i) for i, a in enumerate(articles))
-        self._postings = None
+        self._postings = self._kernel_postings = None
         self._language_rows = {}
 
     def vector(self, article_id: str) -> sp.csr_matrix:

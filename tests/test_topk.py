@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recommender.synthetic import generate_counts, generate_tfidf, texts, tfidf
-from recommender.topk import Neighbours, all_pairs_top_k, top_k
+from recommender.topk import Neighbours, all_pairs_top_k, postings, term_postings, top_k
 
 SCORE_TOL = 1e-5
 TIE_TOL = 1e-12
@@ -101,10 +101,11 @@ SHAPES = [(40, 12, 0.3), (150, 60, 0.08), (300, 800, 0.01), (120, 15, 0.6), (1, 
 
 @pytest.mark.parametrize("n_rows,n_terms,density", SHAPES)
 @pytest.mark.parametrize("k", [1, 3, 10, 500])
-def test_all_pairs_equals_brute_force(n_rows, n_terms, density, k):
+@pytest.mark.parametrize("tile_rows", [1, 7, 64, 2**17])
+def test_all_pairs_equals_brute_force(n_rows, n_terms, density, k, tile_rows):
     rng = np.random.default_rng(n_rows * 7 + k)
     rows = quantised_corpus(rng, n_rows, n_terms, density)
-    got = all_pairs_top_k(rows, k)
+    got = all_pairs_top_k(rows, k, tile_rows=tile_rows)
     assert_matches_brute_force(got, rows, rows, k, exclude=np.arange(n_rows))
     assert_duplicates_lower_first(got, rows)
 
@@ -116,8 +117,8 @@ def test_queries_with_exclude_and_mask(n_rows, n_terms, density):
     queries = sp.vstack([quantised_corpus(rng, 30, n_terms, density), rows[: min(10, n_rows)]]).tocsr()
     exclude = np.where(rng.random(queries.shape[0]) < 0.5, rng.integers(0, n_rows, queries.shape[0]), -1)
     mask = rng.random(n_rows) < 0.7
-    for k in (1, 4, n_rows + 3):
-        got = top_k(queries, rows, k, exclude=exclude, mask=mask)
+    for k, tile_rows in ((1, 2**17), (4, 2**17), (n_rows + 3, 2**17), (4, 16), (n_rows + 3, 5)):
+        got = top_k(queries, postings(rows, tile_rows=tile_rows), k, exclude=exclude, mask=mask)
         assert_matches_brute_force(got, queries, rows, k, exclude=exclude, mask=mask)
         assert_duplicates_lower_first(got, rows)
 
@@ -128,7 +129,8 @@ def test_continuous_values_and_small_blocks_and_threads():
     rows = normalise(dense)
     reference = all_pairs_top_k(rows, 7)
     assert_matches_brute_force(reference, rows, rows, 7, exclude=np.arange(400))
-    for options in ({"block_bytes": 1}, {"block_bytes": 5000}, {"n_threads": 1}):
+    for options in ({"block_bytes": 1}, {"block_bytes": 5000}, {"n_threads": 1}, {"tile_rows": 33},
+                    {"tile_rows": 1, "n_threads": 1}):
         got = all_pairs_top_k(rows, 7, **options)
         np.testing.assert_array_equal(got.indices, reference.indices)
         np.testing.assert_array_equal(got.scores, reference.scores)
@@ -140,6 +142,19 @@ def test_all_tied_rows_come_back_by_index():
     np.testing.assert_array_equal(got.indices[0], [1, 2, 3, 4, 5])
     np.testing.assert_array_equal(got.indices[7], [0, 1, 2, 3, 4])
     np.testing.assert_allclose(got.scores, 1.0, atol=SCORE_TOL)
+
+
+def test_postings_of_an_inverted_matrix_share_its_arrays_and_search_the_same():
+    rows = quantised_corpus(np.random.default_rng(4), 90, 40, 0.1)
+    by_term = rows.T.tocsr()
+    by_term.sort_indices()
+    shared = term_postings(by_term, rows.shape[0], tile_rows=16)
+    assert np.shares_memory(shared.rows, by_term.indices) and np.shares_memory(shared.values, by_term.data)
+    expected = top_k(rows, rows, 5, exclude=np.arange(90))
+    for index in (shared, postings(rows, tile_rows=16), postings(rows)):
+        got = top_k(rows, index, 5, exclude=np.arange(90))
+        np.testing.assert_array_equal(got.indices, expected.indices)
+        np.testing.assert_array_equal(got.scores, expected.scores)
 
 
 def test_empty_inputs():
@@ -162,6 +177,8 @@ def test_bad_arguments_are_named():
         top_k(rows, rows, 2, exclude=np.arange(3))
     with pytest.raises(ValueError, match="mask must have shape"):
         top_k(rows, rows, 2, mask=np.ones(3, dtype=bool))
+    with pytest.raises(ValueError, match="tile_rows must be at least 1, got 0"):
+        postings(rows, tile_rows=0)
 
 
 def test_inputs_are_not_modified():
@@ -176,14 +193,15 @@ def test_inputs_are_not_modified():
 def test_hypothesis_small_matrices(n_rows, n_terms, k, data):
     values = data.draw(st.lists(st.integers(0, 3), min_size=n_rows * n_terms, max_size=n_rows * n_terms))
     rows = normalise(np.array(values, dtype=np.float64).reshape(n_rows, n_terms))
-    got = all_pairs_top_k(rows, k)
+    tile_rows = data.draw(st.integers(1, 13))
+    got = all_pairs_top_k(rows, k, tile_rows=tile_rows)
     assert_matches_brute_force(got, rows, rows, k, exclude=np.arange(n_rows))
     assert_duplicates_lower_first(got, rows)
 
 
 def test_synthetic_corpus_all_pairs_equals_brute_force():
     rows, labels = generate_tfidf(400, vocab_size=3000, n_stop_words=20, docs_per_story=8)
-    got = all_pairs_top_k(rows, 10)
+    got = all_pairs_top_k(rows, 10, tile_rows=128)
     assert_matches_brute_force(got, rows, rows, 10, exclude=np.arange(400))
     # planted stories: the nearest neighbour is mostly from the same story
     assert np.mean(labels[got.indices[:, 0]] == labels) > 0.8
