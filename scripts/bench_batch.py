@@ -2,6 +2,7 @@
 
 Methods, each run in its own subprocess on the same saved matrix (clean peak memory):
   readalso  recommender.topk.all_pairs_top_k (numba, all cores)
+  untiled   the same kernel with a single tile (opt-in: --methods readalso,untiled)
   sdt       sparse_dot_topn.sp_matmul_topn(X, X.T, top_n=11, threshold=0, n_threads=2), self dropped
   scipy     naive chunked scipy product: 1000 rows @ X.T, dense block, argpartition
   sklearn   NearestNeighbors(metric="cosine", algorithm="brute", n_jobs=2)
@@ -70,6 +71,18 @@ def run_readalso(x, n_queries):
     top_k(x[:50], x[:50], K)  # numba compiles (or loads its cache) outside the timing
     start = time.perf_counter()
     index = postings(x)
+    setup = time.perf_counter() - start
+    got = top_k(x[:n_queries], index, K, exclude=np.arange(n_queries))
+    return time.perf_counter() - start, setup, got.indices
+
+
+def run_untiled(x, n_queries):
+    """readalso's kernel with one tile over all rows (as before tiling): the tiles' own gain."""
+    from recommender.topk import postings, top_k
+
+    top_k(x[:50], x[:50], K)
+    start = time.perf_counter()
+    index = postings(x, tile_rows=x.shape[0])
     setup = time.perf_counter() - start
     got = top_k(x[:n_queries], index, K, exclude=np.arange(n_queries))
     return time.perf_counter() - start, setup, got.indices
@@ -218,7 +231,7 @@ def main() -> None:
     parser.add_argument("--slow-max", type=int, default=50_000,
                         help="run scipy and sklearn only up to this many rows (they are slow)")
     parser.add_argument("--others-max", type=int, default=200_000,
-                        help="run anything but readalso only up to this many rows")
+                        help="run anything but readalso (and untiled) only up to this many rows")
     parser.add_argument("--queries", type=int, default=None, help="only the first Q rows are queries")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per method")
     parser.add_argument("--json", type=Path, default=None, help="append the figures to this file")
@@ -238,7 +251,7 @@ def main() -> None:
         rows = x.shape[0]
         methods = []
         for m in wanted:
-            if m != "readalso" and rows > args.others_max:
+            if m not in ("readalso", "untiled") and rows > args.others_max:
                 print(f"  skipping {m}: {rows} rows > --others-max {args.others_max} (too long here)")
             elif m in ("scipy", "sklearn") and rows > args.slow_max:
                 print(f"  skipping {m}: {rows} rows > --slow-max {args.slow_max} (too long here)")

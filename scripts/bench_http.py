@@ -12,7 +12,10 @@ over every article id, twice:
 * ``live``: before ``readalso batch``, every request computes its ranking;
 * ``precomputed``: after ``readalso batch -k 10``, requests without filters read the stored list.
 
-Needs ``wrk`` on the PATH. The client shares the machine's cores with the server.
+Each run prints requests/s, p50/p99 and the server's CPU time per request (all its processes,
+from /proc): the steadiest figure when other jobs share the machine. ``--no-access-log`` serves
+without gunicorn's access log (as behind a proxy that logs). Needs ``wrk`` on the PATH. The client
+shares the machine's cores with the server.
 """
 
 from __future__ import annotations
@@ -76,15 +79,32 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wrk(url: str, script: Path, duration: int, connections: int) -> dict:
+def server_cpu_seconds(leader: int) -> float:
+    """User + system CPU seconds of the server's processes so far (gunicorn master and workers)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == leader:  # process group: the server runs in its own session
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(url: str, script: Path, duration: int, connections: int, leader: int) -> dict:
+    cpu = server_cpu_seconds(leader)
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
                          capture_output=True, text=True, check=True).stdout
+    cpu = server_cpu_seconds(leader) - cpu
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50, p99 = (re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out).groups() for p in (50, 99))
     scale = {"us": 1e-3, "ms": 1.0, "s": 1e3}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"requests_per_s": rps, "p50_ms": round(float(p50[0]) * scale[p50[1]], 2),
-            "p99_ms": round(float(p99[0]) * scale[p99[1]], 2), "non_2xx": int(errors.group(1)) if errors else 0}
+            "p99_ms": round(float(p99[0]) * scale[p99[1]], 2), "non_2xx": int(errors.group(1)) if errors else 0,
+            "server_cpu_ms_per_request": round(1e3 * cpu / max(1, requests), 3)}
 
 
 def main(argv=None) -> None:
@@ -94,6 +114,7 @@ def main(argv=None) -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("-k", type=int, default=5, help="stories per request (the widget's default)")
+    parser.add_argument("--no-access-log", action="store_true", help="serve without gunicorn's access log")
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install wrk)")
@@ -109,11 +130,14 @@ def main(argv=None) -> None:
         script.write_text(ROTATE % (", ".join(f'"{r["id"]}"' for r in records), args.k), encoding="utf-8")
         port = free_port()
         env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0"}
-        server = subprocess.Popen([*READALSO, "--db", str(db), "serve", "--port", str(port), "--workers",
-                                   str(args.workers)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+        serve = ["serve", "--port", str(port), "--workers", str(args.workers)]
+        if args.no_access_log:
+            serve.append("--no-access-log")
+        server = subprocess.Popen([*READALSO, "--db", str(db), *serve], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
-        results = {"articles": args.articles, "workers": args.workers, "connections": args.connections, "k": args.k}
+        results = {"articles": args.articles, "workers": args.workers, "connections": args.connections, "k": args.k,
+                   "access_log": not args.no_access_log}
         try:
             for _ in range(120):
                 try:
@@ -122,10 +146,10 @@ def main(argv=None) -> None:
                 except OSError:
                     time.sleep(0.5)
             urllib.request.urlopen(f"{base}/v1/articles/{records[0]['id']}/related?k={args.k}", timeout=30)
-            results["live"] = wrk(base, script, args.duration, args.connections)
+            results["live"] = wrk(base, script, args.duration, args.connections, server.pid)
             print(json.dumps({"live": results["live"]}), flush=True)
             print(readalso(db, "batch", "-k", "10"), flush=True)
-            results["precomputed"] = wrk(base, script, args.duration, args.connections)
+            results["precomputed"] = wrk(base, script, args.duration, args.connections, server.pid)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)

@@ -42,7 +42,7 @@ DEFAULTS = {
     "RANKING_CACHE_SECONDS": 30,     # seconds a process reuses a ranking (cleared when any article changes); 0: off
     "MAX_EVENTS": 100,               # events in one beacon
     "LOG_LEVEL": "INFO",
-    "LOG_REQUESTS": True,            # one log line per request; off under gunicorn, whose access log has it
+    "LOG_REQUESTS": True,            # one log line per request; off under gunicorn, whose access log does it
     "CONFIGURE_LOGGING": True,       # install a stderr handler whose lines carry the request id
 }
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")

@@ -51,8 +51,8 @@ def serve(app_config: dict, *, host: str = "127.0.0.1", port: int = 8000, worker
         from .metrics import worker_exit
         worker_exit(worker.pid)
 
-    if access_log and "READALSO_LOG_REQUESTS" not in os.environ:
-        app_config = {"LOG_REQUESTS": False, **app_config}  # the access log already has one line per request
+    if "READALSO_LOG_REQUESTS" not in os.environ:
+        app_config = {"LOG_REQUESTS": False, **app_config}  # per-request lines are the access log's job
     ReadalsoServer(app_config, {
         "bind": f"{host}:{port}", "workers": workers, "worker_class": "sync", "timeout": timeout,
         "accesslog": "-" if access_log else None, "access_log_format": ACCESS_LOG_FORMAT,

@@ -57,3 +57,6 @@ def test_gunicorn_serves_the_api_and_all_workers_agree(live_server):
     assert live_server.stop() == 0
     log = live_server.log.read_text()
     assert "Booting worker" in log and log.count("loaded model") >= 2  # one model per worker
+    # one line per request, gunicorn's access log with the request id, not a second one from the app
+    assert log.count('"GET /v1/articles/storm-1/related?k=3 HTTP/1.1" 200') == 1
+    assert "service: GET /v1/articles/storm-1/related" not in log

@@ -68,9 +68,11 @@ def batch(obj: Context, k, out, since, ids_file, jobs, dask, block_rows, work_di
               help="gunicorn worker processes (each loads the memory-mapped model once).")
 @click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
               help="Seconds before gunicorn restarts a stuck worker.")
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="One line per request on stdout (off when a proxy in front already logs them).")
 @click.option("--debug", is_flag=True, help="Flask's development server with reloader and debugger instead.")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, workers: int, timeout: int, debug: bool):
+def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access_log: bool, debug: bool):
     """Serve the JSON API, the Read-also widget and the demo page over HTTP (gunicorn).
 
     Write routes need READALSO_API_TOKEN; browsers on other sites need READALSO_CORS_ORIGINS
@@ -92,7 +94,7 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, debug:
     if debug:
         serve_debug(config, host=host, port=port)
     else:
-        run_gunicorn(config, host=host, port=port, workers=workers, timeout=timeout)
+        run_gunicorn(config, host=host, port=port, workers=workers, timeout=timeout, access_log=access_log)
 
 
 @cli.command()
