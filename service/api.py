@@ -41,8 +41,7 @@ def snapshot() -> Snapshot:
     """The model this request uses from start to end (a reload meanwhile does not change it)."""
     if "snapshot" not in g:
         g.snapshot = holder().snapshot()
-        engine = g.snapshot.engine
-        current_app.extensions["readalso.metrics"].set_model(g.snapshot.version, len(engine.index) if engine else 0)
+        current_app.extensions["readalso.metrics"].follow(g.snapshot)
     return g.snapshot
 
 

@@ -40,6 +40,13 @@ class Metrics:
         self.reloads = Counter("readalso_model_reloads_total", "Model reloads, by outcome.", ["outcome"],
                                registry=self.registry)
         self._version: str | None = None
+        self._followed = (None, None)  # the snapshot last shown by ``follow`` and its change count
+
+    def follow(self, snapshot) -> None:
+        """The model gauges of a request's snapshot, recomputed only when the snapshot or its articles changed."""
+        if self._followed[0] is not snapshot or self._followed[1] != snapshot.changes_seen:
+            self._followed = (snapshot, snapshot.changes_seen)
+            self.set_model(snapshot.version, len(snapshot.engine.index) if snapshot.engine else 0)
 
     def set_model(self, version: str | None, articles: int) -> None:
         if version != self._version:
