@@ -174,7 +174,8 @@ def make_view(articles, index: ArticleIndex, vectorizer, triples, hidden: Mappin
 def query_of(index: ArticleIndex, fields: Mapping[str, sp.csr_matrix], links: sp.csr_matrix, row: int) -> Query:
     return Query(vector=index.matrix[row], fields={"headline": fields["headline"][row], "body": fields["body"][row],
                                                   "links": links[row]},
-                 published=float(index.published[row]), section=str(index.sections[row]), row=row, id=index.ids[row])
+                 published=float(index.published[row]), section=str(index.sections[row]), row=row, id=index.ids[row],
+                 site=str(index.sites[row]))
 
 
 def query_pairs(index, fields, view: View, row: int, positives: set[int], *, duplicate_threshold: float,
@@ -190,7 +191,7 @@ def query_pairs(index, fields, view: View, row: int, positives: set[int], *, dup
     rows = np.concatenate([rows, np.asarray(missing, dtype=np.int64)]).astype(np.int64)
     X = pair_features(query, rows, matrix=index.matrix, fields={**fields, "links": view.links},
                       published=index.published, sections=index.sections, graph=view.graph,
-                      duplicate_threshold=duplicate_threshold)
+                      duplicate_threshold=duplicate_threshold, sites=index.sites)
     y = np.asarray([int(r in positives) for r in rows], dtype=np.int64)
     return rows, X, y
 
