@@ -186,15 +186,34 @@ def own_links_hidden(view: View, index: ArticleIndex, vectorizer, row: int, targ
     Training and validation hide each query's links from its own features only; every other
     article keeps its links, as at serving time, when only the article being linked from lacks them.
     """
-    gone = [(s, t, h) for s, t, h in view.visible if s == row and t in targets]
-    if not gone:
-        return view
-    parts = {r: list(view.parts[r]) for r in {row, *(t for _, t, _ in gone)}}
-    for _, target, headline in gone:
-        parts[row].remove(headline)
-        parts[target].remove(headline)
-    changed = sorted(parts)
-    new = links_field(vectorizer, [" ".join(parts[r]) for r in changed], [index.languages[r] for r in changed])
+    return next(own_views(view, index, vectorizer, [row], {row: targets}))[1]
+
+
+def own_views(view: View, index: ArticleIndex, vectorizer, rows: Sequence[int],
+              hidden: Mapping[int, set[int]]):
+    """``(row, own_links_hidden(view, ..., row, hidden[row]))`` for each row, one at a time; the link
+    texts that change are re-vectorised in one call for all rows."""
+    by_source: dict[int, list[tuple[int, int, str]]] = {}
+    for link in view.visible:
+        by_source.setdefault(link[0], []).append(link)
+    plans, texts, languages = [], [], []
+    for row in rows:
+        gone = [link for link in by_source.get(row, ()) if link[1] in hidden[row]]
+        parts = {r: list(view.parts[r]) for r in {row, *(t for _, t, _ in gone)}} if gone else {}
+        for _, target, headline in gone:
+            parts[row].remove(headline)
+            parts[target].remove(headline)
+        changed = sorted(parts)
+        plans.append((row, gone, changed, len(texts)))
+        texts += [" ".join(parts[r]) for r in changed]
+        languages += [index.languages[r] for r in changed]
+    vectors = links_field(vectorizer, texts, languages) if texts else None
+    for row, gone, changed, start in plans:
+        yield row, (_without(view, row, gone, changed, vectors[start:start + len(changed)]) if gone else view)
+
+
+def _without(view: View, row: int, gone, changed: list[int], new: sp.csr_matrix) -> View:
+    """``view`` without the links ``gone`` of ``row``: link-text rows ``changed`` replaced by ``new``."""
     n = view.links.shape[0]
     keep = np.ones(n)
     keep[changed] = 0.0
@@ -204,6 +223,7 @@ def own_links_hidden(view: View, index: ArticleIndex, vectorizer, row: int, targ
                          shape=view.graph.adjacency.shape)
     adjacency = view.graph.adjacency - view.graph.adjacency.multiply(drop)
     adjacency.eliminate_zeros()
+    gone = set(gone)
     return view._replace(graph=LinkGraph(adjacency, view.graph.published), links=links,
                          visible=tuple(v for v in view.visible if v not in gone))
 
@@ -275,9 +295,8 @@ def _pairs_for(index, fields, vectorizer, view: View, sources: Sequence[int], hi
     if len(sources) > max_queries:
         sources = sorted(rng.choice(np.asarray(sources), size=max_queries, replace=False).tolist())
     X_all, y_all = [], []
-    for row in sources:
+    for row, own in own_views(view, index, vectorizer, sources, hidden):
         positives = {t for t in hidden[row] if view.allowed[t]}
-        own = own_links_hidden(view, index, vectorizer, row, hidden[row])
         _, X, y = query_pairs(index, fields, own, row, positives, **options)
         X_all.append(X)
         y_all.append(y)
@@ -328,8 +347,7 @@ def train_link_model(articles: Sequence[Article], index: ArticleIndex, fields: M
         if pairs is None:
             continue
         fold_model = LinkModel(features=model_features).fit(*pairs)
-        for row in split.validation:
-            own = own_links_hidden(everything, index, vectorizer, row, hidden[row])
+        for row, own in own_views(everything, index, vectorizer, split.validation, hidden):
             rows, X, y = query_pairs(index, fields, own, row, hidden[row], **options)
             validation.append((hidden[row], rows, X, y, fold_model.decision_function(X)))
     if not validation:
@@ -387,5 +405,5 @@ def _platt(decisions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 
 __all__ = ["train_link_model", "rolling_splits", "time_split", "hide_links", "candidate_rows", "prior_rows", "link_triples",
-           "link_texts", "link_text_parts", "make_view", "own_links_hidden", "query_pairs", "Split", "View", "MIN_LINKS",
+           "link_texts", "link_text_parts", "make_view", "own_links_hidden", "own_views", "query_pairs", "Split", "View", "MIN_LINKS",
            "CANDIDATE_POOL"]
