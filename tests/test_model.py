@@ -8,7 +8,7 @@ from linked_corpus import linked_corpus, without_links_to
 from recommender.engine import Engine, EngineConfig
 from recommender.features import FEATURES
 from recommender.model import LinkModel, blend
-from recommender.training import (hide_links, link_triples, make_view, own_links_hidden, query_pairs, rolling_splits, time_split,
+from recommender.training import (hide_links, link_triples, make_view, own_links_hidden, own_views, query_pairs, rolling_splits, time_split,
                                   train_link_model)
 
 DAY = 86400.0
@@ -168,3 +168,7 @@ def test_a_query_sees_every_link_but_its_own_hidden_ones():
         assert own.graph.pairs() == reference.graph.pairs() and len(own.graph) == len(view.graph) - len(gone)
         assert abs(own.links - reference.links).max() < 1e-6 and own.visible == reference.visible
     assert own_links_hidden(view, index, vectorizer, row, set()) is view
+    hidden = {r: {t for s, t, _ in triples if s == r} for r in (row, index.row_of["s3-d13"], index.row_of["s4-d14"])}
+    for r, batched in own_views(view, index, vectorizer, list(hidden), hidden):  # texts vectorised together
+        alone = own_links_hidden(view, index, vectorizer, r, hidden[r])
+        assert batched.graph.pairs() == alone.graph.pairs() and (batched.links != alone.links).nnz == 0
