@@ -145,6 +145,13 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("", host, path, query, "")).lstrip("/")
 
 
+def site_of(url: str | None) -> str:
+    """The publication an article belongs to: its URL's lower-case host without ``www.``; ``""`` when unknown."""
+    if not url:
+        return ""
+    return (urlsplit(url.strip()).hostname or "").removeprefix("www.")
+
+
 def normalise_headline(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form of a headline, for matching."""
     text = unicodedata.normalize("NFKD", text)

@@ -239,6 +239,7 @@ class Engine:
         params = {"config": asdict(self.config), "vectorizer": vectorizer_params, "ids": ids,
                   "sections": [str(s) for s in self.index.sections[rows]],
                   "languages": [str(s) for s in self.index.languages[rows]],
+                  "sites": [str(s) for s in self.index.sites[rows]],
                   "hashes": [self.hashes.get(i, "") for i in ids]}
         copies = self.index.copies[rows] if rows.size != self.index.copies.shape[0] else self.index.copies
         arrays = {**_csr_arrays("matrix", matrix), **_csr_arrays("copies", copies),
@@ -264,7 +265,7 @@ class Engine:
         params, arrays, manifest = artifacts.load(directory, verify=verify)
         copies = _csr_from_arrays("copies", arrays) if "copies_shape" in arrays else None
         index = ArticleIndex(_csr_from_arrays("matrix", arrays), params["ids"], arrays["published"], params["sections"],
-                             params["languages"], copies)
+                             params["languages"], copies, params.get("sites"))  # no sites before same_site
         vectorizer = FieldVectorizer.from_state(params["vectorizer"], arrays)
         engine = cls(vectorizer, index, EngineConfig.from_dict(params["config"]), catalogue,
                      hashes=dict(zip(params["ids"], params["hashes"])), version=manifest["version"])
@@ -319,7 +320,7 @@ class Engine:
         row = self.index.row_of[article_id]
         return Query(self.index.matrix[row], {name: field[row] for name, field in self.fields.items()},
                      published=float(self.index.published[row]), section=str(self.index.sections[row]), row=row,
-                     id=article_id)
+                     id=article_id, site=str(self.index.sites[row]))
 
     def similarity(self, text_a: str, text_b: str, language: str = "en") -> float:
         """Cosine of two texts under the fitted vocabulary and IDF."""
@@ -387,7 +388,7 @@ class Engine:
         if self.model_active and rows.size:
             features = pair_features(query, rows, matrix=self.index.matrix, fields=self.fields,
                                      published=self.index.published, sections=self.index.sections, graph=self.graph,
-                                     duplicate_threshold=self.config.duplicate_threshold)
+                                     duplicate_threshold=self.config.duplicate_threshold, sites=self.index.sites)
             relevance = self.model.score(features)
             order = np.lexsort((rows, -relevance))
             rows, scores, features = rows[order], relevance[order], features[order]

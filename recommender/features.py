@@ -17,7 +17,7 @@ from recommender.ranking import SECONDS_PER_DAY, recency_weight
 from recommender.rowdots import row_dots
 
 FEATURES = ("cosine", "headline", "body", "link_query", "link_candidate", "near_duplicate",
-            "recency", "newer", "same_section", "popularity", "trending", "colinking")
+            "recency", "newer", "same_section", "same_site", "popularity", "trending", "colinking")
 """Columns of the pair-feature matrix, in order."""
 
 SIGNAL_FEATURES = {
@@ -46,6 +46,7 @@ class Query(NamedTuple):
     section: str = ""
     row: int | None = None  # its row in the index, None for unseen text
     id: str | None = None
+    site: str = ""  # its publication (URL host), "" when unknown
 
 
 # -- pure feature functions -------------------------------------------------------------------
@@ -77,6 +78,15 @@ def same_section(query_section: str | None, sections: np.ndarray) -> np.ndarray:
     if not query_section:
         return np.zeros(len(sections))
     return (np.asarray(sections, dtype=object) == query_section).astype(np.float64)
+
+
+def same_site(query_site: str | None, sites: np.ndarray) -> np.ndarray:
+    """1 where the candidate comes from the query's publication (URL host, both known), else 0.
+
+    A publisher's editors link to their own stories: in an archive of several outlets, a
+    candidate from another one is rarely a pick however close its text.
+    """
+    return same_section(query_site, sites)
 
 
 def near_duplicate(cosine: np.ndarray, threshold: float) -> np.ndarray:
@@ -180,8 +190,8 @@ def _count_in(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fields: Mapping[str, sp.csr_matrix],
                   published: np.ndarray, sections: np.ndarray, graph: LinkGraph,
-                  duplicate_threshold: float) -> np.ndarray:
-    """The ``len(rows) x len(FEATURES)`` feature matrix of (query, candidate row) pairs."""
+                  duplicate_threshold: float, sites: np.ndarray | None = None) -> np.ndarray:
+    """The ``len(rows) x len(FEATURES)`` feature matrix of (query, candidate row) pairs (``sites``: none known)."""
     rows = np.asarray(rows, dtype=np.int64)
 
     def dots(field: sp.csr_matrix, row: sp.csr_matrix | None) -> np.ndarray:  # as cosines(row, field[rows])
@@ -199,6 +209,7 @@ def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fiel
         "recency": recency(age),
         "newer": newer(age),
         "same_section": same_section(query.section, sections[rows]),
+        "same_site": np.zeros(len(rows)) if sites is None else same_site(query.site, sites[rows]),
         "popularity": log_count(graph.in_links(rows)),
         "trending": log_count(graph.trending(query.published, rows)),
         "colinking": log_count(graph.colinking(query.row, rows)),
@@ -207,4 +218,4 @@ def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fiel
 
 
 __all__ = ["FEATURES", "SIGNAL_FEATURES", "MODEL_FIELDS", "Query", "LinkGraph", "pair_features", "cosines",
-           "age_days", "recency", "newer", "same_section", "near_duplicate", "log_count"]
+           "age_days", "recency", "newer", "same_section", "same_site", "near_duplicate", "log_count"]

@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.articles import Article
+from recommender.articles import Article, site_of
 from recommender.rowdots import row_times
 from recommender.topk import Neighbours, Postings, term_postings
 
@@ -28,8 +28,10 @@ class ArticleIndex:
     """
 
     def __init__(self, matrix: sp.csr_matrix, ids: Sequence[str], published: np.ndarray,
-                 sections: Sequence[str | None], languages: Sequence[str], copies: sp.csr_matrix | None = None):
-        if not (matrix.shape[0] == len(ids) == len(published) == len(sections) == len(languages)):
+                 sections: Sequence[str | None], languages: Sequence[str], copies: sp.csr_matrix | None = None,
+                 sites: Sequence[str | None] | None = None):
+        sites = [""] * len(ids) if sites is None else sites
+        if not (matrix.shape[0] == len(ids) == len(published) == len(sections) == len(languages) == len(sites)):
             raise ValueError("matrix rows, ids and metadata must have the same length")
         if copies is not None and copies.shape != matrix.shape:
             raise ValueError(f"copies must have the matrix's shape {matrix.shape}, got {copies.shape}")
@@ -39,6 +41,7 @@ class ArticleIndex:
         self.published = np.asarray(published, dtype=np.float64)
         self.sections = np.asarray([s or "" for s in sections], dtype=object)
         self.languages = np.asarray(list(languages), dtype=object)
+        self.sites = np.asarray([s or "" for s in sites], dtype=object)  # publication (URL host), "" unknown
         self.alive = np.ones(len(self.ids), dtype=bool)
         self.row_of = {article_id: row for row, article_id in enumerate(self.ids)}
         self._postings = None
@@ -49,7 +52,8 @@ class ArticleIndex:
     def from_articles(cls, articles: Sequence[Article], matrix: sp.csr_matrix,
                       copies: sp.csr_matrix | None = None) -> "ArticleIndex":
         return cls(matrix, [a.id for a in articles], [epoch_seconds(a.published_at) for a in articles],
-                   [a.section for a in articles], [a.language for a in articles], copies)
+                   [a.section for a in articles], [a.language for a in articles], copies,
+                   [site_of(a.url) for a in articles])
 
     def __len__(self) -> int:
         return int(self.alive.sum())
@@ -90,6 +94,7 @@ class ArticleIndex:
         self.published = np.concatenate([self.published, [epoch_seconds(a.published_at) for a in articles]])
         self.sections = np.concatenate([self.sections, np.asarray([a.section or "" for a in articles], dtype=object)])
         self.languages = np.concatenate([self.languages, np.asarray([a.language for a in articles], dtype=object)])
+        self.sites = np.concatenate([self.sites, np.asarray([site_of(a.url) for a in articles], dtype=object)])
         self.alive = np.concatenate([self.alive, np.ones(len(articles), dtype=bool)])
         self.row_of.update((a.id, start + i) for i, a in enumerate(articles))
         self._postings = self._kernel_postings = None

@@ -66,6 +66,12 @@ def link_texts(articles: Sequence[Article], row_of: Mapping[str, int], triples: 
                n_rows: int) -> list[str]:
     """Per row: the article's own unresolved Read-also headlines, plus the anchor text of each visible link
     (``triples``) on both ends: the source's own pick and the target's inbound anchor."""
+    return [" ".join(parts) for parts in link_text_parts(articles, row_of, triples, n_rows)]
+
+
+def link_text_parts(articles: Sequence[Article], row_of: Mapping[str, int], triples: Sequence[tuple[int, int, str]],
+                    n_rows: int) -> list[list[str]]:
+    """The headlines :func:`link_texts` joins, per row, in the same order."""
     texts: list[list[str]] = [[] for _ in range(n_rows)]
     for article in articles:
         if article.id not in row_of:
@@ -76,7 +82,7 @@ def link_texts(articles: Sequence[Article], row_of: Mapping[str, int], triples: 
     for source, target, headline in triples:
         texts[source].append(headline)
         texts[target].append(headline)
-    return [" ".join(parts) for parts in texts]
+    return texts
 
 
 def links_field(vectorizer, texts: Sequence[str], languages: Sequence[str]) -> sp.csr_matrix:
@@ -160,21 +166,73 @@ class View(NamedTuple):
     graph: LinkGraph
     links: sp.csr_matrix  # the ``links`` field under this view
     allowed: np.ndarray  # candidate rows
+    visible: tuple = ()  # its links, (source, target, anchor headline)
+    parts: tuple = ()  # per row, the headlines its ``links`` row joins
 
 
 def make_view(articles, index: ArticleIndex, vectorizer, triples, hidden: Mapping[int, set[int]],
               allowed: np.ndarray) -> View:
+    """The links between ``allowed`` rows except the ``hidden`` ones, as graph and link-text field."""
     visible = [(s, t, h) for s, t, h in triples if allowed[s] and allowed[t] and t not in hidden.get(s, ())]
-    texts = link_texts(articles, index.row_of, visible, len(index.ids))
-    links = links_field(vectorizer, texts, list(index.languages))
+    parts = link_text_parts(articles, index.row_of, visible, len(index.ids))
+    links = links_field(vectorizer, [" ".join(p) for p in parts], list(index.languages))
     graph = LinkGraph.from_pairs([(s, t) for s, t, _ in visible], index.published)
-    return View(graph, links, allowed)
+    return View(graph, links, allowed, tuple(visible), tuple(tuple(p) for p in parts))
+
+
+def own_links_hidden(view: View, index: ArticleIndex, vectorizer, row: int, targets: set[int]) -> View:
+    """The view as the query ``row`` sees it: its links to ``targets`` taken out too (edge and anchor text).
+
+    Training and validation hide each query's links from its own features only; every other
+    article keeps its links, as at serving time, when only the article being linked from lacks them.
+    """
+    return next(own_views(view, index, vectorizer, [row], {row: targets}))[1]
+
+
+def own_views(view: View, index: ArticleIndex, vectorizer, rows: Sequence[int],
+              hidden: Mapping[int, set[int]]):
+    """``(row, own_links_hidden(view, ..., row, hidden[row]))`` for each row, one at a time; the link
+    texts that change are re-vectorised in one call for all rows."""
+    by_source: dict[int, list[tuple[int, int, str]]] = {}
+    for link in view.visible:
+        by_source.setdefault(link[0], []).append(link)
+    plans, texts, languages = [], [], []
+    for row in rows:
+        gone = [link for link in by_source.get(row, ()) if link[1] in hidden[row]]
+        parts = {r: list(view.parts[r]) for r in {row, *(t for _, t, _ in gone)}} if gone else {}
+        for _, target, headline in gone:
+            parts[row].remove(headline)
+            parts[target].remove(headline)
+        changed = sorted(parts)
+        plans.append((row, gone, changed, len(texts)))
+        texts += [" ".join(parts[r]) for r in changed]
+        languages += [index.languages[r] for r in changed]
+    vectors = links_field(vectorizer, texts, languages) if texts else None
+    for row, gone, changed, start in plans:
+        yield row, (_without(view, row, gone, changed, vectors[start:start + len(changed)]) if gone else view)
+
+
+def _without(view: View, row: int, gone, changed: list[int], new: sp.csr_matrix) -> View:
+    """``view`` without the links ``gone`` of ``row``: link-text rows ``changed`` replaced by ``new``."""
+    n = view.links.shape[0]
+    keep = np.ones(n)
+    keep[changed] = 0.0
+    placed = sp.csr_matrix((np.ones(len(changed)), (changed, np.arange(len(changed)))), shape=(n, len(changed)))
+    links = (sp.diags(keep).tocsr() @ view.links + placed @ new).tocsr().astype(view.links.dtype)
+    drop = sp.csr_matrix((np.ones(len(gone)), ([row] * len(gone), [t for _, t, _ in gone])),
+                         shape=view.graph.adjacency.shape)
+    adjacency = view.graph.adjacency - view.graph.adjacency.multiply(drop)
+    adjacency.eliminate_zeros()
+    gone = set(gone)
+    return view._replace(graph=LinkGraph(adjacency, view.graph.published), links=links,
+                         visible=tuple(v for v in view.visible if v not in gone))
 
 
 def query_of(index: ArticleIndex, fields: Mapping[str, sp.csr_matrix], links: sp.csr_matrix, row: int) -> Query:
     return Query(vector=index.matrix[row], fields={"headline": fields["headline"][row], "body": fields["body"][row],
                                                   "links": links[row]},
-                 published=float(index.published[row]), section=str(index.sections[row]), row=row, id=index.ids[row])
+                 published=float(index.published[row]), section=str(index.sections[row]), row=row, id=index.ids[row],
+                 site=str(index.sites[row]))
 
 
 def query_pairs(index, fields, view: View, row: int, positives: set[int], *, duplicate_threshold: float,
@@ -190,7 +248,7 @@ def query_pairs(index, fields, view: View, row: int, positives: set[int], *, dup
     rows = np.concatenate([rows, np.asarray(missing, dtype=np.int64)]).astype(np.int64)
     X = pair_features(query, rows, matrix=index.matrix, fields={**fields, "links": view.links},
                       published=index.published, sections=index.sections, graph=view.graph,
-                      duplicate_threshold=duplicate_threshold)
+                      duplicate_threshold=duplicate_threshold, sites=index.sites)
     y = np.asarray([int(r in positives) for r in rows], dtype=np.int64)
     return rows, X, y
 
@@ -232,14 +290,14 @@ def rolling_splits(sources: Sequence[int], published: np.ndarray, validation_sha
     return splits
 
 
-def _pairs_for(index, fields, view: View, sources: Sequence[int], hidden: Mapping[int, set[int]], options,
+def _pairs_for(index, fields, vectorizer, view: View, sources: Sequence[int], hidden: Mapping[int, set[int]], options,
                max_queries: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
     if len(sources) > max_queries:
         sources = sorted(rng.choice(np.asarray(sources), size=max_queries, replace=False).tolist())
     X_all, y_all = [], []
-    for row in sources:
+    for row, own in own_views(view, index, vectorizer, sources, hidden):
         positives = {t for t in hidden[row] if view.allowed[t]}
-        _, X, y = query_pairs(index, fields, view, row, positives, **options)
+        _, X, y = query_pairs(index, fields, own, row, positives, **options)
         X_all.append(X)
         y_all.append(y)
     if not X_all:
@@ -279,27 +337,23 @@ def train_link_model(articles: Sequence[Article], index: ArticleIndex, fields: M
     options = dict(duplicate_threshold=duplicate_threshold, same_language=same_language, pool=pool, extras=extras)
     model_features = tuple(features)
 
-    everything = np.ones(len(index.ids), dtype=bool)
+    everything = make_view(articles, index, vectorizer, triples, {}, np.ones(len(index.ids), dtype=bool))
     validation = []  # (hidden targets, candidate rows, features, labels, decision values)
     for split in splits:
         with np.errstate(invalid="ignore"):
             before = ~(index.published >= split.cutoff)  # undated rows count as old
-        train_hidden = {s: hidden[s] for s in split.train}
-        pairs = _pairs_for(index, fields, make_view(articles, index, vectorizer, triples, train_hidden, before),
-                           split.train, train_hidden, options, max_queries, rng)
+        pairs = _pairs_for(index, fields, vectorizer, make_view(articles, index, vectorizer, triples, {}, before),
+                           split.train, hidden, options, max_queries, rng)
         if pairs is None:
             continue
         fold_model = LinkModel(features=model_features).fit(*pairs)
-        val_hidden = {s: hidden[s] for s in split.validation}
-        view = make_view(articles, index, vectorizer, triples, val_hidden, everything)
-        for row in split.validation:
-            rows, X, y = query_pairs(index, fields, view, row, val_hidden[row], **options)
-            validation.append((val_hidden[row], rows, X, y, fold_model.decision_function(X)))
+        for row, own in own_views(everything, index, vectorizer, split.validation, hidden):
+            rows, X, y = query_pairs(index, fields, own, row, hidden[row], **options)
+            validation.append((hidden[row], rows, X, y, fold_model.decision_function(X)))
     if not validation:
         return None
 
-    pairs = _pairs_for(index, fields, make_view(articles, index, vectorizer, triples, hidden, everything), sources,
-                       hidden, options, max_queries, rng)
+    pairs = _pairs_for(index, fields, vectorizer, everything, sources, hidden, options, max_queries, rng)
     if pairs is None:
         return None
     model = LinkModel(features=model_features).fit(*pairs)
@@ -351,4 +405,5 @@ def _platt(decisions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 
 __all__ = ["train_link_model", "rolling_splits", "time_split", "hide_links", "candidate_rows", "prior_rows", "link_triples",
-           "link_texts", "make_view", "query_pairs", "Split", "View", "MIN_LINKS", "CANDIDATE_POOL"]
+           "link_texts", "link_text_parts", "make_view", "own_links_hidden", "own_views", "query_pairs", "Split", "View", "MIN_LINKS",
+           "CANDIDATE_POOL"]

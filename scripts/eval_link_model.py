@@ -1,12 +1,17 @@
 """Measure the link model through the evaluation harness: engine (with the model) vs engine-no-model.
 
-Tasks: held-out editor links (demo corpus, news-readmore with half of each article's links hidden,
-so the other half is there to learn from) and event clusters (news-events, with distractors).
+Tasks: held-out editor links (demo corpus, news-readmore) and event clusters (news-events, with
+distractors).
 
-    .venv/bin/python scripts/eval_link_model.py [--tasks demo,readmore,events,distractors] [--distractors 2000]
+    .venv/bin/python scripts/eval_link_model.py [--tasks demo-cv,readmore-cv,events,distractors] [--folds 10]
 
-``demo-newest`` / ``readmore-newest``: the time-aware variant (links of older articles visible,
-the newest half of the linking articles are the queries, all their links hidden).
+``demo-cv`` / ``readmore-cv``: cross-validated, grouped by linking article (``datasets.link_folds``):
+each fold's linking articles hide all their links and are the queries, the engine (and its model) is
+fitted on the corpus with the other folds' links; the folds' queries are pooled into one result
+(``harness.pool_retrieval``), so every resolved link is tested once. ``demo`` / ``readmore``: half of
+each article's links hidden. ``demo-newest`` / ``readmore-newest``: the time-aware variant (links of
+older articles visible, the newest half of the linking articles are the queries, all their links
+hidden). ``--targets`` prints each hidden target's rank under both systems, age, source and cosine.
 """
 
 from __future__ import annotations
@@ -48,6 +53,57 @@ def newest_held_out(task, share: float = 0.5):
                                f"the newest {len(task.relevance) - len(old)} queries' links all hidden")
 
 
+def cv_folds(names, folds: int, seed: int):
+    """(name, description, fold tasks) of the cross-validated held-out-links tasks asked for."""
+    if "demo-cv" in names:
+        articles, description = datasets.demo_link_articles(REPO / "data" / "demo" / "articles.jsonl")
+        yield "demo-links-cv", description, datasets.link_folds(articles, folds=folds, seed=seed, name="demo-links",
+                                                   description=description)
+    if "readmore-cv" in names:
+        articles, description = datasets.news_readmore_articles(DATA)
+        yield "news-readmore-cv", description, datasets.link_folds(articles, folds=folds, seed=seed, name="news-readmore",
+                                                      description=description)
+
+
+def target_rows(task, rankers) -> list[dict]:
+    """Each hidden target of each query: its rank (1-based, None past 100) under every system, age, cosine."""
+    by_id = {a.id: a for a in task.articles}
+    engine = rankers["engine-no-model"].engine_
+    rows = []
+    for query in task.query_ids:
+        ranked = {name: list(ranker.rank(query, k=100).ids) for name, ranker in rankers.items()}
+        for target in sorted(task.relevant(query)):
+            q, t = by_id[query], by_id[target]
+            age = ((q.published_at - t.published_at).total_seconds() / 86400
+                   if q.published_at and t.published_at else None)
+            cosine = float(engine.index.vector(query).multiply(engine.index.vector(target)).sum())
+            rows.append({"query": query, "target": target, "age_days": age, "cosine": round(cosine, 3),
+                         "source": _domain(q.url), "target_source": _domain(t.url),
+                         **{f"rank {name}": (ids.index(target) + 1 if target in ids else None)
+                            for name, ids in ranked.items()},
+                         "headline": q.headline[:40], "target_headline": t.headline[:40]})
+    return rows
+
+
+def _domain(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).netloc.removeprefix("www.") if url else ""
+
+
+def report(result) -> None:
+    for name, system in result["systems"].items():
+        cells = []
+        for metric in METRICS:
+            s = system["metrics"][metric]
+            cells.append(f"{metric} {s['mean']:.3f} [{s['low']:.3f}, {s['high']:.3f}]")
+        print(f"   {name:<16} " + "  ".join(cells))
+    for metric in METRICS:
+        p = result["paired"]["engine"][metric]
+        print(f"   engine - engine-no-model {metric}: {p['diff']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}] "
+              f"p={p['p']:.3g} (n={p['n']})")
+
+
 def tasks(names, distractors: int, seed: int):
     if "demo-newest" in names:
         yield newest_held_out(datasets.load_demo_links(REPO / "data" / "demo" / "articles.jsonl", fraction=1.0,
@@ -71,13 +127,39 @@ def tasks(names, distractors: int, seed: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--tasks", default="demo,readmore,events,distractors")
+    parser.add_argument("--tasks", default="demo-cv,readmore-cv,events,distractors")
     parser.add_argument("--distractors", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--targets", action="store_true", help="print every hidden target's rank, age and cosine")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    names = args.tasks.split(",")
     results = []
-    for task in tasks(args.tasks.split(","), args.distractors, args.seed):
+    for pooled_name, description, folds in cv_folds(names, args.folds, args.seed):
+        fold_results, blends, targets = [], [], []
+        for task in folds:
+            rankers = systems()
+            fold = harness.evaluate_retrieval(task, rankers, reference="engine-no-model", seed=args.seed,
+                                              progress=False)
+            model = rankers["engine"].engine_.model
+            fold["link_model"] = model.report_ if model is not None else None
+            blends.append(None if model is None else model.blend_)
+            fold_results.append(fold)
+            if args.targets:
+                targets.extend(target_rows(task, rankers))
+        result = harness.pool_retrieval(fold_results, name=pooled_name, seed=args.seed, description=(
+            f"{description}; {len(folds[0].articles):,} articles, {len(folds)} folds grouped by linking article, "
+            "each fold's linking articles hide all their links; folds pooled"))
+        result["link_model"] = [f["link_model"] for f in fold_results]
+        results.append(result)
+        print(f"\n== {pooled_name}: {result['description']}; {result['n_queries']} queries, "
+              f"{sum(len(t.relevance[q]) for t in folds for q in t.relevance)} hidden links")
+        print(f"   link model blend per fold: {blends}")
+        report(result)
+        for row in targets:
+            print("   " + "  ".join(f"{k}={v}" for k, v in row.items()))
+    for task in tasks(names, args.distractors, args.seed):
         rankers = systems()
         result = harness.evaluate_retrieval(task, rankers, reference="engine-no-model", seed=args.seed, progress=False)
         model = rankers["engine"].engine_.model
@@ -85,16 +167,7 @@ def main() -> None:
         results.append(result)
         print(f"\n== {task.name}: {task.description}")
         print(f"   link model: {'none (too few links)' if model is None else f'blend {model.blend_}'}")
-        for name, system in result["systems"].items():
-            cells = []
-            for metric in METRICS:
-                s = system["metrics"][metric]
-                cells.append(f"{metric} {s['mean']:.3f} [{s['low']:.3f}, {s['high']:.3f}]")
-            print(f"   {name:<16} " + "  ".join(cells))
-        for metric in METRICS:
-            p = result["paired"]["engine"][metric]
-            print(f"   engine - engine-no-model {metric}: {p['diff']:+.3f} [{p['low']:+.3f}, {p['high']:+.3f}] "
-                  f"p={p['p']:.3g} (n={p['n']})")
+        report(result)
     if args.json:
         args.json.write_text(json.dumps([{k: v for k, v in r.items() if k != "systems"} | {
             "systems": {n: s["metrics"] for n, s in r["systems"].items()}} for r in results], indent=1, default=str))

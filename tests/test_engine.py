@@ -94,6 +94,7 @@ def test_artifact_round_trip_and_sync_with_store(tmp_path, corpus):
         assert artifacts.current(tmp_path / "model") == path
         loaded = Engine.load(path, store)
         assert loaded.related("storm-1", 3) == built.related("storm-1", 3)
+        assert loaded.index.sites.tolist() == built.index.sites.tolist() == ["news.example"] * 8
         assert isinstance(loaded.index.matrix.data, np.memmap) or loaded.index.matrix.data.base is not None
         store.upsert(corpus[8])
         assert loaded.sync(store) == 1

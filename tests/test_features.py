@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from recommender.articles import Article, site_of
 from recommender.features import (FEATURES, LinkGraph, Query, age_days, cosines, log_count, near_duplicate, newer,
-                                  pair_features, recency, same_section)
+                                  pair_features, recency, same_section, same_site)
+from recommender.index import ArticleIndex
 
 DAY = 86400.0
 
@@ -41,6 +43,21 @@ def test_same_section_needs_a_known_section():
     sections = np.array(["world", "sport", ""], dtype=object)
     assert same_section("world", sections).tolist() == [1, 0, 0]
     assert same_section("", sections).tolist() == [0, 0, 0]
+
+
+def test_same_site_compares_publications_and_needs_both():
+    sites = np.array(["aljazeera.com", "bbc.co.uk", ""], dtype=object)
+    assert same_site("aljazeera.com", sites).tolist() == [1, 0, 0]
+    assert same_site("", sites).tolist() == [0, 0, 0]
+    assert [site_of(u) for u in ("https://www.AlJazeera.com/news/x?a=1", "http://abcnews.go.com:80/x", "", None)] == [
+        "aljazeera.com", "abcnews.go.com", "", ""]
+
+
+def test_index_keeps_each_articles_site():
+    articles = [Article(id="a", headline="a", url="https://www.bbc.co.uk/news/1"), Article(id="b", headline="b")]
+    index = ArticleIndex.from_articles(articles, sp.identity(2, format="csr"))
+    index.add([Article(id="c", headline="c", url="https://rte.ie/c")], sp.csr_matrix(([1.0], ([0], [1])), (1, 2)))
+    assert index.sites.tolist() == ["bbc.co.uk", "", "rte.ie"]
 
 
 def test_near_duplicate_and_log_count():
@@ -82,16 +99,20 @@ def test_pair_features_stack_the_columns_in_order(graph):
     query = Query(matrix[0], {"headline": matrix[0], "body": matrix[0], "links": unit(0, 0, 1)},
                   published=1 * DAY, section="world", row=3)
     sections = np.array(["world", "sport", "world", "", "world"], dtype=object)
-    X = pair_features(query, np.array([2, 4]), matrix=matrix, fields=fields, published=np.arange(5) * DAY,
-                      sections=sections, graph=graph, duplicate_threshold=0.9)
+    X = pair_features(query._replace(site="a.org"), np.array([2, 4]), matrix=matrix, fields=fields,
+                      published=np.arange(5) * DAY, sections=sections, graph=graph, duplicate_threshold=0.9,
+                      sites=np.array(["a.org", "", "b.org", "", "a.org"], dtype=object))
     assert X.shape == (2, len(FEATURES))
     row = dict(zip(FEATURES, X[0]))
     assert row["cosine"] == pytest.approx(math.sqrt(0.5), abs=1e-6)
     assert row["link_query"] == pytest.approx(0.0)
     assert row["link_candidate"] == pytest.approx(0.0)  # candidate's link text is (0, 0, 1), query (1, 0, 0)
     assert row["newer"] == 1.0 and row["recency"] == pytest.approx(0.5 ** (1 / 7))
-    assert row["same_section"] == 1.0
+    assert row["same_section"] == 1.0 and row["same_site"] == 0.0
     assert row["popularity"] == pytest.approx(math.log(4))
     assert row["colinking"] == pytest.approx(math.log(3))  # 0 and 1 link both 3 (the query row) and 2
     other = dict(zip(FEATURES, X[1]))
-    assert other["cosine"] == pytest.approx(0.0) and other["popularity"] == 0.0
+    assert other["cosine"] == pytest.approx(0.0) and other["popularity"] == 0.0 and other["same_site"] == 1.0
+    unknown = pair_features(query, np.array([4]), matrix=matrix, fields=fields, published=np.arange(5) * DAY,
+                            sections=sections, graph=graph, duplicate_threshold=0.9)  # no sites known
+    assert dict(zip(FEATURES, unknown[0]))["same_site"] == 0.0

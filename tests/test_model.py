@@ -8,7 +8,7 @@ from linked_corpus import linked_corpus, without_links_to
 from recommender.engine import Engine, EngineConfig
 from recommender.features import FEATURES
 from recommender.model import LinkModel, blend
-from recommender.training import (hide_links, link_triples, make_view, query_pairs, rolling_splits, time_split,
+from recommender.training import (hide_links, link_triples, make_view, own_links_hidden, own_views, query_pairs, rolling_splits, time_split,
                                   train_link_model)
 
 DAY = 86400.0
@@ -150,3 +150,25 @@ def test_batch_scoring_agrees_with_live_under_the_model():
     rows = np.arange(0, len(engine.index.ids), 5)
     for article_id, ranking in score_rows(engine, rows, 5):
         assert [(t, s) for t, s, _ in ranking] == [(r.id, r.score) for r in engine.related(article_id, 5)]
+
+
+def test_a_query_sees_every_link_but_its_own_hidden_ones():
+    articles = linked_corpus(days=30)
+    engine = Engine.from_articles(articles, EngineConfig(use_model=False))
+    index, vectorizer = engine.index, engine.vectorizer
+    triples = link_triples(articles, index.row_of)
+    everything = np.ones(len(index.ids), dtype=bool)
+    view = make_view(articles, index, vectorizer, triples, {}, everything)
+    row = index.row_of["s2-d12"]
+    targets = {t for s, t, _ in triples if s == row}
+    hidden = {next(iter(sorted(targets)))}
+    for gone in (hidden, targets):
+        own = own_links_hidden(view, index, vectorizer, row, gone)
+        reference = make_view(articles, index, vectorizer, triples, {row: gone}, everything)  # built from scratch
+        assert own.graph.pairs() == reference.graph.pairs() and len(own.graph) == len(view.graph) - len(gone)
+        assert abs(own.links - reference.links).max() < 1e-6 and own.visible == reference.visible
+    assert own_links_hidden(view, index, vectorizer, row, set()) is view
+    hidden = {r: {t for s, t, _ in triples if s == r} for r in (row, index.row_of["s3-d13"], index.row_of["s4-d14"])}
+    for r, batched in own_views(view, index, vectorizer, list(hidden), hidden):  # texts vectorised together
+        alone = own_links_hidden(view, index, vectorizer, r, hidden[r])
+        assert batched.graph.pairs() == alone.graph.pairs() and (batched.links != alone.links).nnz == 0

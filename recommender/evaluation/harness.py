@@ -150,6 +150,49 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
             "paired": _paired(results, reference, seed=seed, n_resamples=n_resamples)}
 
 
+def pool_retrieval(results: list[dict], *, name: str, description: str, seed: int = 0,
+                   n_resamples: int = 1000) -> dict:
+    """One retrieval result from the results of disjoint query sets (cross-validation folds).
+
+    Per-query values are concatenated fold after fold; means, bootstrap intervals and the paired
+    tests against the reference are computed again over the pooled queries, exactly as
+    :func:`evaluate_retrieval` computes them over one task. Per-fold fit and rank times add up;
+    coverage is the query-weighted mean of the folds'. ``folds`` keeps each fold's name and size.
+    """
+    if not results:
+        raise ValueError("no results to pool")
+    names = list(results[0]["systems"])
+    if any(list(r["systems"]) != names or r["kind"] != "retrieval" or r["reference"] != results[0]["reference"]
+           for r in results):
+        raise ValueError("pooled results need the same kind, systems and reference in every fold")
+    query_ids = [q for r in results for q in r["query_ids"]]
+    if len(set(query_ids)) != len(query_ids):
+        raise ValueError("pooled folds must not share a query")
+    weights = np.asarray([r["n_queries"] for r in results], dtype=float)
+    systems = {}
+    for system in names:
+        parts = [r["systems"][system] for r in results]
+        per_query = {key: [v for part in parts for v in part["per_query"][key]] for key in parts[0]["per_query"]}
+        coverage = f"coverage@{results[0]['list_k']}"
+        systems[system] = {
+            "fit_seconds": round(sum(p["fit_seconds"] for p in parts), 3),
+            "rank_seconds": round(sum(p["rank_seconds"] for p in parts), 3),
+            "metrics": _summary(per_query, seed=seed, n_resamples=n_resamples),  # None (NaN in JSON) is skipped
+            "per_query": per_query,
+            coverage: float(np.average([p[coverage] for p in parts], weights=weights)),
+            "novelty_basis": parts[0]["novelty_basis"],
+            **{key: _sample([v for p in parts for v in p[key]], _SCORE_SAMPLE, seed)
+               for key in ("scores_relevant", "scores_other", "ages_days")},
+        }
+    first = results[0]
+    return {"name": name, "kind": "retrieval", "description": description, "n_articles": first["n_articles"],
+            "n_queries": len(query_ids), "query_ids": query_ids, "ks": first["ks"], "depth": first["depth"],
+            "list_k": first["list_k"], "headline": first["headline"], "systems": systems,
+            "reference": first["reference"],
+            "paired": _paired(systems, first["reference"], seed=seed, n_resamples=n_resamples),
+            "folds": [{"name": r["name"], "n_queries": r["n_queries"]} for r in results]}
+
+
 def merge_duplicates(ranked: list[str], grades: Mapping[str, int], query: str,
                      groups: Mapping[str, str]) -> tuple[list[str], dict[str, int]]:
     """Rankings and judgements over stories instead of copies (duplicate-aware evaluation).
