@@ -140,12 +140,15 @@ def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> di
 
 
 def bench_batch(n: int, k: int, jobs: int, workdir: Path) -> dict:
-    engine = synthetic_engine(n)
-    artifact = engine.save(workdir / f"batch-{n}.artifacts")
+    """``run_batch`` end to end; with a kept ``workdir`` the artifact and finished blocks are reused (resume)."""
+    artifacts = workdir / f"batch-{n}.artifacts"
+    saved = sorted(artifacts.glob("*/manifest.json"))
+    artifact = saved[-1].parent if saved else synthetic_engine(n).save(artifacts)
     db = workdir / f"batch-{n}.db"
     Store(db).close()
     report = run_batch(artifact, db, k=k, n_jobs=jobs, out=workdir / f"batch-{n}.jsonl")
     return {"batch_articles": n, "k": k, "jobs": jobs, "blocks": report.blocks, "block_rows": report.block_rows,
+            "computed_blocks": report.computed_blocks, "reused_blocks": report.reused_blocks,
             "seconds": round(report.seconds, 1), "articles_per_s": round(report.articles_per_second, 1)}
 
 
@@ -158,11 +161,15 @@ def main(argv=None) -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--batch-sizes", default="", help="comma-separated sizes for an end-to-end batch run")
     parser.add_argument("--jobs", type=int, default=2, help="processes of the batch run")
+    parser.add_argument("--keep-dir", type=Path, help="keep the batch artifact and finished blocks here: rerunning "
+                                                      "resumes an interrupted batch (a 1M run takes hours)")
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.batch_sizes.split(",") if s):
-            result = bench_batch(n, args.k, args.jobs, Path(tmp))
+            if args.keep_dir:
+                args.keep_dir.mkdir(parents=True, exist_ok=True)
+            result = bench_batch(n, args.k, args.jobs, args.keep_dir or Path(tmp))
             results.append(result)
             print(json.dumps(result), flush=True)
         for n in (int(s) for s in args.sizes.split(",") if s):
