@@ -65,12 +65,12 @@ def real_matrix() -> sp.csr_matrix:
 
 # --- the methods, run inside the child process -------------------------------------------------
 
-def run_readalso(x, n_queries):
-    from recommender.topk import postings, top_k
+def run_readalso(x, n_queries, tile_rows=None):
+    from recommender.topk import DEFAULT_TILE_ROWS, postings, top_k
 
     top_k(x[:50], x[:50], K)  # numba compiles (or loads its cache) outside the timing
     start = time.perf_counter()
-    index = postings(x)
+    index = postings(x, tile_rows=tile_rows or DEFAULT_TILE_ROWS)
     setup = time.perf_counter() - start
     got = top_k(x[:n_queries], index, K, exclude=np.arange(n_queries))
     return time.perf_counter() - start, setup, got.indices
@@ -78,14 +78,7 @@ def run_readalso(x, n_queries):
 
 def run_untiled(x, n_queries):
     """readalso's kernel with one tile over all rows (as before tiling): the tiles' own gain."""
-    from recommender.topk import postings, top_k
-
-    top_k(x[:50], x[:50], K)
-    start = time.perf_counter()
-    index = postings(x, tile_rows=x.shape[0])
-    setup = time.perf_counter() - start
-    got = top_k(x[:n_queries], index, K, exclude=np.arange(n_queries))
-    return time.perf_counter() - start, setup, got.indices
+    return run_readalso(x, n_queries, tile_rows=x.shape[0])
 
 
 def run_sdt(x, n_queries):
