@@ -123,6 +123,7 @@ class Engine:
         self.fields: dict[str, sp.csr_matrix] = {}  # headline/body/links rows aligned with the index, with a model
         self.graph: LinkGraph | None = None
         self.changed: set[str] = set()  # ids (re)vectorised since the artifact `version` was saved
+        self.synced: tuple[str, int] | None = None  # (store path, change sequence number) last synced with
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -222,9 +223,20 @@ class Engine:
         self.graph = LinkGraph.from_pairs(pairs, self.index.published)
 
     def sync(self, store) -> int:
-        """Add articles stored or changed since this engine was built; returns how many."""
-        stale = [i for i, h in store.content_hashes().items() if self.hashes.get(i) != h]
+        """Add articles stored or changed since this engine was built; returns how many.
+
+        The first sync with a store compares every content hash; later ones read only the
+        articles its change log lists after the last sync.
+        """
+        if self.synced is not None and self.synced[0] == str(store.path):
+            seq, ids = store.changes_since(self.synced[1])
+            hashes = store.content_hashes(ids) if ids else {}
+        else:
+            seq = store.last_change()  # read first: a write racing the scan is listed next time
+            hashes = store.content_hashes()
+        stale = [i for i, h in hashes.items() if self.hashes.get(i) != h]
         self.add(list(store.get_many(stale).values()))
+        self.synced = (str(store.path), seq)
         return len(stale)
 
     # -- persistence --------------------------------------------------------------------------

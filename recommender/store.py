@@ -82,6 +82,21 @@ CREATE TRIGGER IF NOT EXISTS {table}_changed_{action.lower()} AFTER {action} ON 
 END;""" for table in ("articles", "feedback") for action in ("INSERT", "UPDATE", "DELETE"))
 
 
+# The article change log: the latest write of each article, in commit order (SQLite has one writer
+# at a time), so an engine syncs only what changed since the sequence number it last saw.
+_SCHEMA += """
+CREATE TABLE IF NOT EXISTS article_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS article_changes_article ON article_changes(article_id);
+""" + "".join(f"""
+CREATE TRIGGER IF NOT EXISTS articles_logged_{action.lower()} AFTER {action} ON articles BEGIN
+    DELETE FROM article_changes WHERE article_id = NEW.id;
+    INSERT INTO article_changes (article_id) VALUES (NEW.id);
+END;""" for action in ("INSERT", "UPDATE"))
+
+
 FEEDBACK_KINDS = ("pin", "block")
 SUMMARY_FIELDS = ("id", "headline", "url", "section", "published_at")
 """The columns a ranking shows of each article (``Store.summaries``)."""
@@ -224,8 +239,27 @@ class Store:
                 yield _article(row, links.get(row["id"], ()))
             last = (rows[-1]["published_at"] or "", rows[-1]["id"])
 
-    def content_hashes(self) -> dict[str, str]:
-        return dict(self._db.execute("SELECT id, content_hash FROM articles").fetchall())
+    def content_hashes(self, ids: Iterable[str] | None = None) -> dict[str, str]:
+        """Content hash by id: of every stored article, or of ``ids`` (unknown ones left out)."""
+        if ids is None:
+            return dict(self._db.execute("SELECT id, content_hash FROM articles").fetchall())
+        ids = list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            found.update(self._db.execute(f"SELECT id, content_hash FROM articles WHERE id IN "
+                                          f"({','.join('?' * len(chunk))})", chunk).fetchall())
+        return found
+
+    def last_change(self) -> int:
+        """The sequence number of the latest article write (0: none logged)."""
+        return self._db.execute("SELECT coalesce(max(seq), 0) FROM article_changes").fetchone()[0]
+
+    def changes_since(self, seq: int) -> tuple[int, list[str]]:
+        """``(latest sequence number, ids written after seq)``: what an engine synced up to ``seq`` must look at."""
+        rows = self._db.execute("SELECT seq, article_id FROM article_changes WHERE seq > ? ORDER BY seq",
+                                (seq,)).fetchall()
+        return (rows[-1][0] if rows else seq), [row[1] for row in rows]
 
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM articles").fetchone()[0]

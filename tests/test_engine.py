@@ -101,6 +101,27 @@ def test_artifact_round_trip_and_sync_with_store(tmp_path, corpus):
         assert "chips-3" in [r.id for r in loaded.related("chips-1", 2)]
 
 
+def test_sync_after_the_first_reads_only_the_change_log(tmp_path, corpus, monkeypatch):
+    with Store(tmp_path / "s.db") as store, Store(tmp_path / "s.db") as writer:
+        store.upsert_many(corpus[:8])
+        engine = Engine.build(store)
+        assert engine.sync(store) == 0  # first sync: every hash compared
+
+        def no_full_scan(ids=None):
+            assert ids is not None, "a later sync must not read every article's hash"
+            return Store.content_hashes(store, ids)
+
+        monkeypatch.setattr(store, "content_hashes", no_full_scan)
+        assert engine.sync(store) == 0
+        writer.upsert(corpus[8])  # another process's write
+        changed = corpus[0]
+        writer.upsert(type(changed)(id=changed.id, headline=changed.headline, body="Rewritten: the storm has passed.",
+                                    url=changed.url, published_at=changed.published_at, section=changed.section))
+        assert engine.sync(store) == 2
+        assert engine.sync(store) == 0
+        assert "chips-3" in [r.id for r in engine.related("chips-1", 2)]
+
+
 def test_corrupted_artifact_is_refused(tmp_path, corpus):
     path = Engine.from_articles(corpus).save(tmp_path / "model")
     (path / "idf.npy").write_bytes(b"garbage")

@@ -50,6 +50,21 @@ def test_summaries_are_the_stored_articles_display_fields(store, corpus):
                            "published_at": article.published_at.isoformat() if article.published_at else None}
 
 
+def test_change_log_lists_each_written_article_once_in_write_order(store, corpus):
+    assert store.last_change() == 0 and store.changes_since(0) == (0, [])
+    store.upsert_many(corpus[:3])
+    first = store.last_change()
+    assert store.changes_since(0) == (first, [a.id for a in corpus[:3]])
+    store.upsert(corpus[0])  # unchanged: not written, not listed
+    assert store.changes_since(first) == (first, [])
+    store.upsert(Article(id=corpus[0].id, headline=corpus[0].headline, body="Changed.", url=corpus[0].url))
+    store.upsert(corpus[3])
+    latest, ids = store.changes_since(first)
+    assert ids == [corpus[0].id, corpus[3].id] and latest == store.last_change() > first
+    assert store.changes_since(0)[1] == [a.id for a in corpus[1:3]] + [corpus[0].id, corpus[3].id]
+    assert store.content_hashes([corpus[3].id, "missing"]) == {corpus[3].id: corpus[3].content_hash}
+
+
 def test_failed_batch_writes_nothing(store, corpus):
     class Broken(Exception):
         pass
