@@ -202,28 +202,25 @@ class Store:
         found = self.get_many([article_id])
         return found.get(article_id)
 
-    def get_many(self, ids: Iterable[str]) -> dict[str, Article]:
-        """Stored articles by id (unknown ids are left out)."""
+    def _articles_rows(self, columns: str, ids: Iterable[str]) -> Iterator[list[sqlite3.Row]]:
+        """``SELECT columns FROM articles`` for the given ids (each once), in chunks SQLite accepts."""
         ids = list(dict.fromkeys(ids))
-        found: dict[str, Article] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(f"SELECT * FROM articles WHERE id IN ({marks})", chunk).fetchall()
+            yield self._db.execute(f"SELECT {columns} FROM articles WHERE id IN ({','.join('?' * len(chunk))})",
+                                   chunk).fetchall()
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Article]:
+        """Stored articles by id (unknown ids are left out)."""
+        found: dict[str, Article] = {}
+        for rows in self._articles_rows("*", ids):
             links = self._links_of([row["id"] for row in rows])
             found.update((row["id"], _article(row, links.get(row["id"], ()))) for row in rows)
         return found
 
     def summaries(self, ids: Iterable[str]) -> dict[str, dict]:
         """What a ranking shows of stored articles (``SUMMARY_FIELDS``), without body or links; unknown ids left out."""
-        ids = list(dict.fromkeys(ids))
-        found: dict[str, dict] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self._db.execute(f"SELECT {', '.join(SUMMARY_FIELDS)} FROM articles "
-                                    f"WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-            found.update((row["id"], dict(row)) for row in rows)
-        return found
+        return {row["id"]: dict(row) for rows in self._articles_rows(", ".join(SUMMARY_FIELDS), ids) for row in rows}
 
     def iter_articles(self, *, batch_size: int = 2000) -> Iterator[Article]:
         """Every stored article, ordered by publication time then id."""
@@ -243,13 +240,7 @@ class Store:
         """Content hash by id: of every stored article, or of ``ids`` (unknown ones left out)."""
         if ids is None:
             return dict(self._db.execute("SELECT id, content_hash FROM articles").fetchall())
-        ids = list(dict.fromkeys(ids))
-        found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found.update(self._db.execute(f"SELECT id, content_hash FROM articles WHERE id IN "
-                                          f"({','.join('?' * len(chunk))})", chunk).fetchall())
-        return found
+        return {row["id"]: row["content_hash"] for rows in self._articles_rows("id, content_hash", ids) for row in rows}
 
     def last_change(self) -> int:
         """The sequence number of the latest article write (0: none logged)."""
