@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from recommender import artifacts
 from recommender.articles import Article
+from recommender.expansion import MAX_TERMS as EXPANSION_TERMS
 from recommender.expansion import NEIGHBOURS as EXPANSION_NEIGHBOURS
 from recommender.expansion import WEIGHT as EXPANSION_WEIGHT
 from recommender.expansion import expand
@@ -57,6 +58,7 @@ class EngineConfig:
     # `expansion` nearest neighbours (0: off) before candidates are searched and relatedness is scored.
     expansion: int = EXPANSION_NEIGHBOURS
     expansion_weight: float = EXPANSION_WEIGHT
+    expansion_terms: int | None = EXPANSION_TERMS
     # Relatedness is the floor, editors' taste orders within it: the link model orders the candidates whose
     # relatedness reaches `relatedness_floor` times the best one's; any other candidate may take at most
     # `editor_mix` of the k places (the rest fill in by relatedness).
@@ -165,7 +167,7 @@ class Engine:
         matrix = vectorizer.transform(articles, anchors=_anchors(articles))
         index = ArticleIndex.from_articles(articles, matrix, vectorizer.transform_copies(articles))
         engine = cls(vectorizer, index, config, catalogue, hashes={a.id: a.content_hash for a in articles})
-        engine._expand_rows(0)
+        engine.expand_rows(0)
         if config.use_model:
             engine.train(articles)
         return engine
@@ -209,16 +211,17 @@ class Engine:
         """Whether rankings are rescored by the link model (a model whose validated blend weight is positive)."""
         return self.model is not None and self.model.blend_ > 0 and self.config.use_model
 
-    def _expand_rows(self, start: int) -> None:
+    def expand_rows(self, start: int = 0) -> None:
         """Give the index rows from ``start`` on their expanded search rows (each blended with its nearest
-        articles, the rows before ``start`` keep theirs)."""
+        articles; the rows before ``start`` keep theirs). Fitting and :meth:`add` call it."""
         if not self.config.expansion:
             return
         rows = self.index.matrix[start:]
         near = self.index.nearest(rows, self.config.expansion, self._languages(self.index.languages[start:]),
                                   exclude=np.arange(start, self.index.matrix.shape[0]))
         self.index.set_expanded(expand(rows, self.index.matrix, near.indices, near.scores,
-                                       weight=self.config.expansion_weight), start)
+                                       weight=self.config.expansion_weight, max_terms=self.config.expansion_terms),
+                                start)
 
     def _languages(self, languages) -> list[str] | None:
         return list(languages) if self.config.same_language else None
@@ -227,8 +230,9 @@ class Engine:
         """The search row of an article vector that is not stored: expanded with its nearest stored articles."""
         if not self.config.expansion:
             return vector
-        near = self.index.nearest(vector, self.config.expansion, self._languages([language]))
-        return expand(vector, self.index.matrix, near.indices, near.scores, weight=self.config.expansion_weight)
+        near = self.index.nearest(vector, self.config.expansion, self._languages([language]), n_threads=1)
+        return expand(vector, self.index.matrix, near.indices, near.scores, weight=self.config.expansion_weight,
+                      max_terms=self.config.expansion_terms)
 
     def add(self, articles: Sequence[Article]) -> None:
         """Vectorise new or changed articles with the fitted vocabulary and append them (no refit); each is
@@ -237,7 +241,7 @@ class Engine:
             return
         start = self.index.matrix.shape[0]
         self.index.add(articles, self.vectorizer.transform(articles), self.vectorizer.transform_copies(articles))
-        self._expand_rows(start)
+        self.expand_rows(start)
         if self.graph is not None:
             self._add_model_rows(articles)
         self.hashes.update((a.id, a.content_hash) for a in articles)

@@ -19,11 +19,15 @@ NEIGHBOURS = 5
 """How many nearest neighbours each vector is blended with."""
 WEIGHT = 1.0
 """How much the neighbours weigh against the vector itself (each also by its cosine)."""
+MAX_TERMS = 150
+"""An expanded row keeps its strongest terms, at most this many (and never fewer than its own count): the
+search cost grows with the rows' lengths, and the weakest terms a neighbour brings add noise, not recall."""
 
 
 def expand(rows: sp.csr_matrix, base: sp.csr_matrix, neighbours: np.ndarray, similarities: np.ndarray, *,
-           weight: float = WEIGHT) -> sp.csr_matrix:
-    """Unit rows ``normalise(rows[i] + weight * sum_j similarities[i, j] * base[neighbours[i, j]])`` (float32 CSR).
+           weight: float = WEIGHT, max_terms: int | None = MAX_TERMS) -> sp.csr_matrix:
+    """Unit rows ``normalise(rows[i] + weight * sum_j similarities[i, j] * base[neighbours[i, j]])`` (float32 CSR),
+    each cut to its ``max(max_terms, nnz(rows[i]))`` strongest terms before normalising (None: no cut).
 
     ``neighbours`` is ``len(rows) x m`` row numbers of ``base`` (-1 for none), ``similarities`` their
     cosines with each row; a row without neighbours stays itself.
@@ -36,8 +40,26 @@ def expand(rows: sp.csr_matrix, base: sp.csr_matrix, neighbours: np.ndarray, sim
     owners = np.repeat(np.arange(neighbours.shape[0]), neighbours.shape[1])[found.ravel()]
     blend = sp.csr_matrix((weight * similarities[found], (owners, neighbours[found])),
                           shape=(rows.shape[0], base.shape[0]))
-    total = sp.csr_matrix(rows, dtype=np.float64) + blend @ sp.csr_matrix(base, dtype=np.float64)
-    return normalize(total.tocsr()).astype(np.float32)
+    rows = sp.csr_matrix(rows, dtype=np.float64)
+    total = (rows + blend @ sp.csr_matrix(base, dtype=np.float64)).tocsr()
+    total.sort_indices()
+    if max_terms is not None:
+        total = strongest_terms(total, np.maximum(np.diff(rows.indptr), max_terms))
+    return normalize(total).astype(np.float32)
 
 
-__all__ = ["expand", "NEIGHBOURS", "WEIGHT"]
+def strongest_terms(rows: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    """Each row with only its ``keep[i]`` largest values (ties to the lower term), terms in order."""
+    lengths = np.diff(rows.indptr)
+    if (lengths <= keep).all():
+        return rows
+    owner = np.repeat(np.arange(rows.shape[0]), lengths)
+    order = np.lexsort((rows.indices, -rows.data, owner))  # by row, then strongest first
+    rank = np.arange(rows.nnz) - rows.indptr[owner[order]]
+    kept = np.sort(order[rank < keep[owner[order]]])
+    counts = np.bincount(owner[kept], minlength=rows.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((rows.data[kept], rows.indices[kept], indptr), shape=rows.shape)
+
+
+__all__ = ["expand", "strongest_terms", "NEIGHBOURS", "WEIGHT", "MAX_TERMS"]

@@ -98,9 +98,10 @@ class ArticleIndex:
         return self._kernel_postings
 
     def nearest(self, vectors: sp.csr_matrix, m: int, languages: Sequence[str] | None, *,
-                exclude: np.ndarray | None = None) -> Neighbours:
+                exclude: np.ndarray | None = None, n_threads: int | None = None) -> Neighbours:
         """Each article vector's ``m`` nearest live article vectors (of its language, when ``languages`` are
-        given), by the exact top-k kernel; ``exclude[i]`` is a row never returned for vector i (-1: none)."""
+        given), by the exact top-k kernel; ``exclude[i]`` is a row never returned for vector i (-1: none).
+        ``n_threads`` goes to the kernel (default: all cores)."""
         vectors = sp.csr_matrix(vectors, dtype=np.float32)
         if self._neighbour_postings is None:
             self._neighbour_postings = (self.kernel_postings if not self.expansion
@@ -114,7 +115,7 @@ class ArticleIndex:
             chosen = (np.arange(n) if language is None
                       else np.flatnonzero(np.asarray(languages, dtype=object) == language))
             hits = top_k(vectors[chosen], self._neighbour_postings, m, exclude=exclude[chosen],
-                         mask=self.mask(language=language), n_threads=1)
+                         mask=self.mask(language=language), n_threads=n_threads)
             indices[chosen], scores[chosen] = hits.indices, hits.scores
         return Neighbours(indices, scores)
 

@@ -5,7 +5,8 @@ Usage:
 
 For each corpus size a synthetic TF-IDF matrix (recommender.synthetic: Zipfian words, planted
 stories) is wrapped in an Engine (pseudo-words ``w<column>`` as vocabulary, one language, no
-link model), and the same sampled articles are queried through:
+link model, neighbour expansion as a build makes it: ``expansion_s`` is its time), and the same
+sampled articles are queried through:
 
 * ``precomputed``: ``Engine.related`` answered from the store's ``related_lists`` (SQLite lookup);
   the lists are made by the batch code (``batch.score_rows``) for the sampled articles only;
@@ -63,7 +64,7 @@ class Catalogue:
         return {}
 
 
-def synthetic_engine(n: int, seed: int = 0) -> Engine:
+def synthetic_engine(n: int, seed: int = 0, *, expanded: bool = True) -> Engine:
     matrix, _ = synthetic.generate_tfidf(n, seed=seed)
     vocabulary = {f"w{j}": j for j in range(matrix.shape[1])}
     vectorizer = FieldVectorizer.from_state(
@@ -72,7 +73,10 @@ def synthetic_engine(n: int, seed: int = 0) -> Engine:
     rng = np.random.default_rng(seed)
     published = 1.7e9 + rng.uniform(0, 3 * 365 * DAY, n)
     index = ArticleIndex(matrix, [f"a{i}" for i in range(n)], published, [None] * n, ["en"] * n)
-    return Engine(vectorizer, index, EngineConfig(), None, version="bench")
+    engine = Engine(vectorizer, index, EngineConfig(), None, version="bench")
+    if expanded:
+        engine.expand_rows()  # neighbour expansion, as a build makes it
+    return engine
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -91,7 +95,10 @@ def timed(call, items) -> tuple[list, dict[str, float]]:
 
 def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> dict:
     started = time.perf_counter()
-    engine = synthetic_engine(n)
+    engine = synthetic_engine(n, expanded=False)
+    expanding = time.perf_counter()
+    engine.expand_rows()
+    expansion = time.perf_counter() - expanding
     index, matrix = engine.index, engine.index.matrix
     _ = index.postings  # built once, as a server does at start
     _ = index.kernel_postings  # built once per batch process
@@ -100,7 +107,8 @@ def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> di
     rows = np.sort(rng.choice(n, size=min(n_queries, n), replace=False))
     ids = [index.ids[r] for r in rows]
     report = {"articles": n, "queries": len(ids), "k": k, "nnz_per_row": round(matrix.nnz / n, 1),
-              "setup_s": round(setup, 1)}
+              "expanded_nnz_per_row": round(index.expanded.nnz / n, 1), "setup_s": round(setup, 1),
+              "expansion_s": round(expansion, 1)}
 
     store = Store(workdir / f"bench-{n}.db")
     start = time.perf_counter()

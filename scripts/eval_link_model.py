@@ -5,6 +5,11 @@ distractors).
 
     .venv/bin/python scripts/eval_link_model.py [--tasks demo-cv,readmore-cv,events,distractors] [--folds 10]
 
+``--config relatedness_floor=0.5,editor_mix=0.2`` sets ``EngineConfig`` fields of the engine under test.
+``--curve`` measures the trade-off between the reader's view and imitating editors: for a grid of
+relatedness floors and editor shares, the same-story share of the demo corpus's top 5 against the
+cross-validated held-out link MRR (``--tasks``), printed and plotted to ``--plot``.
+
 ``demo-cv`` / ``readmore-cv``: cross-validated, grouped by linking article (``datasets.link_folds``):
 each fold's linking articles hide all their links and are the queries, the engine (and its model) is
 fitted on the corpus with the other folds' links; the folds' queries are pooled into one result
@@ -33,9 +38,16 @@ DATA = REPO.parent / "shared" / "data"
 METRICS = ("mrr", "recall@5", "ndcg@10")
 
 
-def systems():
-    return {"engine": EngineRanker(), "engine-no-model": EngineRanker(config=EngineConfig().without("model"),
-                                                                      name="engine-no-model")}
+def systems(config: EngineConfig | None = None):
+    config = config or EngineConfig()
+    return {"engine": EngineRanker(config=config),
+            "engine-no-model": EngineRanker(config=config.without("model"), name="engine-no-model")}
+
+
+def parse_config(text: str) -> EngineConfig:
+    """``key=value,...`` as an :class:`EngineConfig` (numbers as floats)."""
+    values = dict(item.split("=", 1) for item in text.split(",") if item)
+    return EngineConfig(**{key: float(value) for key, value in values.items()})
 
 
 def newest_held_out(task, share: float = 0.5):
@@ -125,42 +137,102 @@ def tasks(names, distractors: int, seed: int):
                                         datasets.load_distractors(DATA, limit=distractors, seed=seed))
 
 
+def cross_validated(names, folds: int, seed: int, config: EngineConfig, targets: bool = False):
+    """Pooled results of the cross-validated held-out-links tasks asked for (``cv_folds``)."""
+    for pooled_name, description, fold_tasks in cv_folds(names, folds, seed):
+        fold_results, blends, rows = [], [], []
+        for task in fold_tasks:
+            rankers = systems(config)
+            fold = harness.evaluate_retrieval(task, rankers, reference="engine-no-model", seed=seed, progress=False)
+            model = rankers["engine"].engine_.model
+            fold["link_model"] = model.report_ if model is not None else None
+            blends.append(None if model is None else model.blend_)
+            fold_results.append(fold)
+            if targets:
+                rows.extend(target_rows(task, rankers))
+        result = harness.pool_retrieval(fold_results, name=pooled_name, seed=seed, description=(
+            f"{description}; {len(fold_tasks[0].articles):,} articles, {len(fold_tasks)} folds grouped by linking "
+            "article, each fold's linking articles hide all their links; folds pooled"))
+        result["link_model"] = [f["link_model"] for f in fold_results]
+        result["blends"] = blends
+        result["hidden_links"] = sum(len(t.relevance[q]) for t in fold_tasks for q in t.relevance)
+        yield result, rows
+
+
+def same_story_share(config: EngineConfig, seed: int) -> float:
+    """The reader's view: mean same-story share of the demo corpus's top 5 (``demo-stories``)."""
+    task = datasets.with_duplicate_groups(datasets.load_demo_stories(REPO / "data" / "demo" / "articles.jsonl"))
+    result = harness.evaluate_retrieval(task, {"engine": EngineRanker(config=config)}, reference="engine",
+                                        seed=seed, n_resamples=200, progress=False)
+    return result["systems"]["engine"]["metrics"]["same-story@5"]["mean"]
+
+
+def curve(names, folds: int, seed: int, plot: Path) -> None:
+    """Same-story share of the demo's top 5 against held-out link MRR, over floors and editor shares."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = [(floor, mix) for mix in (0.0, 0.2, 0.4) for floor in (0.0, 0.5, 0.7, 0.9)]
+    points = []
+    print("floor  mix   demo same-story@5  " + "  ".join(f"{n} MRR (model / no model)" for n in names))
+    for floor, mix in grid:
+        config = EngineConfig(relatedness_floor=floor, editor_mix=mix)
+        share = same_story_share(config, seed)
+        mrrs = {r["name"]: (r["systems"]["engine"]["metrics"]["mrr"]["mean"],
+                            r["systems"]["engine-no-model"]["metrics"]["mrr"]["mean"])
+                for r, _ in cross_validated(names, folds, seed, config)}
+        points.append((floor, mix, share, mrrs))
+        print(f"{floor:<5}  {mix:<4}  {share:.3f}              "
+              + "  ".join(f"{m:.3f} / {c:.3f}" for m, c in mrrs.values()), flush=True)
+    figure, axes = plt.subplots(1, len(points[0][3]), figsize=(5.5 * len(points[0][3]), 4.2), squeeze=False)
+    for axis, task in zip(axes[0], points[0][3]):
+        for mix in sorted({p[1] for p in points}):
+            chosen = [p for p in points if p[1] == mix]
+            axis.plot([p[3][task][0] for p in chosen], [p[2] for p in chosen], marker="o", label=f"editor_mix {mix}")
+            for p in chosen:
+                axis.annotate(f"floor {p[0]}", (p[3][task][0], p[2]), fontsize=7, xytext=(3, 3),
+                              textcoords="offset points")
+        axis.axvline(points[0][3][task][1], color="grey", linestyle="--", label="relatedness alone")
+        axis.set_xlabel(f"{task}: held-out link MRR")
+        axis.set_ylabel("demo: same-story share of the top 5")
+        axis.legend(fontsize=7)
+    figure.suptitle("The reader's view against imitating editors")
+    figure.tight_layout()
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(plot, dpi=110)
+    print(f"plot: {plot}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", default="demo-cv,readmore-cv,events,distractors")
     parser.add_argument("--distractors", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--config", default="", help="EngineConfig fields of the engine, key=value,...")
+    parser.add_argument("--curve", action="store_true", help="the reader's view against held-out link MRR")
+    parser.add_argument("--plot", type=Path, default=REPO / "reports" / "editor-tradeoff.png")
     parser.add_argument("--targets", action="store_true", help="print every hidden target's rank, age and cosine")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     names = args.tasks.split(",")
+    if args.curve:
+        curve([n for n in names if n.endswith("-cv")], args.folds, args.seed, args.plot)
+        return
+    config = parse_config(args.config)
     results = []
-    for pooled_name, description, folds in cv_folds(names, args.folds, args.seed):
-        fold_results, blends, targets = [], [], []
-        for task in folds:
-            rankers = systems()
-            fold = harness.evaluate_retrieval(task, rankers, reference="engine-no-model", seed=args.seed,
-                                              progress=False)
-            model = rankers["engine"].engine_.model
-            fold["link_model"] = model.report_ if model is not None else None
-            blends.append(None if model is None else model.blend_)
-            fold_results.append(fold)
-            if args.targets:
-                targets.extend(target_rows(task, rankers))
-        result = harness.pool_retrieval(fold_results, name=pooled_name, seed=args.seed, description=(
-            f"{description}; {len(folds[0].articles):,} articles, {len(folds)} folds grouped by linking article, "
-            "each fold's linking articles hide all their links; folds pooled"))
-        result["link_model"] = [f["link_model"] for f in fold_results]
+    for result, targets in cross_validated(names, args.folds, args.seed, config, args.targets):
         results.append(result)
-        print(f"\n== {pooled_name}: {result['description']}; {result['n_queries']} queries, "
-              f"{sum(len(t.relevance[q]) for t in folds for q in t.relevance)} hidden links")
-        print(f"   link model blend per fold: {blends}")
+        print(f"\n== {result['name']}: {result['description']}; {result['n_queries']} queries, "
+              f"{result['hidden_links']} hidden links")
+        print(f"   link model blend per fold: {result['blends']}")
         report(result)
         for row in targets:
             print("   " + "  ".join(f"{k}={v}" for k, v in row.items()))
     for task in tasks(names, args.distractors, args.seed):
-        rankers = systems()
+        rankers = systems(config)
         result = harness.evaluate_retrieval(task, rankers, reference="engine-no-model", seed=args.seed, progress=False)
         model = rankers["engine"].engine_.model
         result["link_model"] = model.report_ if model is not None else None

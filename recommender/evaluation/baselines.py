@@ -207,7 +207,7 @@ class TunedTfidfRanker(PlainTfidfRanker):
         matrix = self.vectorizer_.fit_transform(article_text(a) for a in self.articles_).tocsr()
         if self.expansion:
             near = all_pairs_top_k(matrix.astype(np.float32), self.expansion)
-            matrix = expand(matrix, matrix, near.indices, near.scores)
+            matrix = expand(matrix, matrix, near.indices, near.scores, max_terms=None)
         self.matrix_ = matrix
 
 
