@@ -68,16 +68,37 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
                (f"; {appended} added to the model" if appended else ""))
 
 
+EDITOR_MIX_HELP = ("Share of each list the link model may fill with stories below the relatedness floor "
+                   "(editors' style picks) [default: 0, none: editors' taste only orders related stories].")
+FLOOR_HELP = "A story is related when its relatedness reaches this share of the best candidate's [default: 0.7]."
+
+
+def ranking_config(editor_mix: float | None, relatedness_floor: float | None):
+    """The engine's configuration with the options given on the command line."""
+    from recommender.engine import EngineConfig
+
+    given = {"editor_mix": editor_mix, "relatedness_floor": relatedness_floor}
+    return EngineConfig(**{name: value for name, value in given.items() if value is not None})
+
+
 @cli.command()
+@click.option("--editor-mix", type=click.FloatRange(0, 1), help=EDITOR_MIX_HELP)
+@click.option("--relatedness-floor", type=click.FloatRange(0, 1), help=FLOOR_HELP)
 @click.pass_obj
-def build(obj: Context):
+def build(obj: Context, editor_mix: float | None, relatedness_floor: float | None):
     """Fit the TF-IDF model and index from every stored article and save a new artifact version.
 
-    With enough resolved Read-also links the link model is learned too (as 'readalso train' does).
+    Every article vector is blended with its 5 nearest articles (neighbour expansion). With enough
+    resolved Read-also links the link model is learned too (as 'readalso train' does); it orders
+    the related stories, and fills at most --editor-mix of a list with anything else.
+
+    \b
+    Example:
+      readalso build --editor-mix 0.2
     """
     with Store(obj.db, create=False) as store:
         resolve_store(store)
-        engine = Engine.build(store)
+        engine = Engine.build(store, ranking_config(editor_mix, relatedness_floor))
         path = engine.save(model_root(obj.db))
     click.echo(f"built {path.name}: {len(engine.index)} articles, {len(engine.vectorizer.vocabulary_)} terms -> {path}")
 

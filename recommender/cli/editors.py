@@ -7,6 +7,7 @@ import json
 import click
 
 from recommender.cli import Context, cli, model_root, open_engine
+from recommender.cli.articles import EDITOR_MIX_HELP, FLOOR_HELP, ranking_config
 from recommender.engine import Engine
 from recommender.links import resolve_store
 from recommender.store import Store
@@ -19,8 +20,11 @@ from recommender.store import Store
               help="Time-ordered validation chunks, each validated by a model trained on what came before.")
 @click.option("--seed", default=0, show_default=True, help="Seed for the hidden links.")
 @click.option("--json", "as_json", is_flag=True, help="Print the validation report as JSON.")
+@click.option("--editor-mix", type=click.FloatRange(0, 1), help=EDITOR_MIX_HELP)
+@click.option("--relatedness-floor", type=click.FloatRange(0, 1), help=FLOOR_HELP)
 @click.pass_obj
-def train(obj: Context, validation_share: float, folds: int, seed: int, as_json: bool):
+def train(obj: Context, validation_share: float, folds: int, seed: int, as_json: bool, editor_mix: float | None,
+          relatedness_floor: float | None):
     """Learn the link model from the editors' resolved Read-also links and save a new model version.
 
     Models trained on older linking articles are validated on newer ones (rolling origin);
@@ -32,14 +36,16 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
     Example:
       readalso train --json
     """
-    from recommender.engine import EngineConfig
+    from dataclasses import replace
 
+    config = ranking_config(editor_mix, relatedness_floor)
     with Store(obj.db, create=False) as store:
         resolve_store(store)
         articles = list(store.iter_articles())
         if not articles:
             raise click.ClickException("the store holds no articles: ingest some first")
-        engine = Engine._fit(articles, EngineConfig(use_model=False), store)
+        engine = Engine._fit(articles, replace(config, use_model=False), store)
+        engine.config = config  # the model trained below serves (it was not trained inside the fit)
         model = engine.train(articles, validation_share=validation_share, folds=folds, seed=seed)
         path = engine.save(model_root(obj.db))
     report = model.report_ if model is not None else None
