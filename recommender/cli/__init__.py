@@ -80,4 +80,4 @@ def main() -> None:
     cli(prog_name="readalso")
 
 
-from recommender.cli import articles, editors, operations  # noqa: E402,F401  (registers the commands)
+from recommender.cli import articles, editors, newsroom, operations  # noqa: E402,F401  (registers the commands)
