@@ -52,7 +52,8 @@ def suggest(obj: Context, draft, shape, k, after, replace, section, max_age_days
     from recommender.suggest import suggest as suggest_block
 
     source = decode(draft.read())
-    name = None if draft.name in ("-", "<stdin>") else draft.name
+    name = getattr(draft, "name", None)
+    name = None if not isinstance(name, str) or name in ("-", "<stdin>") else name
     filters = Filters(section=section, max_age_days=max_age_days, exclude=frozenset(exclude))
     store, engine = open_engine(obj.db)
     with store:
