@@ -28,8 +28,9 @@ class UnsafeXML(ValueError):
     """XML that is too large or declares entities or external references."""
 
 
-def load(path: Path, *, limit: int = MAX_BYTES) -> bytes:
-    """The bytes of ``path`` after :func:`check`; ``UnsafeXML`` naming the file otherwise."""
+def load(path: Path, *, limit: int | None = None) -> bytes:
+    """The bytes of ``path`` after :func:`check` (at most ``limit``, default ``MAX_BYTES``); ``UnsafeXML`` otherwise."""
+    limit = MAX_BYTES if limit is None else limit
     size = path.stat().st_size
     if size > limit:
         raise UnsafeXML(f"{size} bytes, more than the {limit} a feed or sitemap may have")
