@@ -323,3 +323,27 @@ def test_unreadable_draft_is_a_value_error(demo):
     engine, store = demo
     with pytest.raises(ValueError, match="no headline"):
         suggest(engine, store, "<html><body></body></html>")
+
+
+# -- the README's newsroom workflow on the demo corpus ----------------------------------------
+def test_demo_feeds_and_drafts_as_the_readme_runs_them(demo_db):
+    from recommender.cli import cli
+
+    runner = CliRunner()
+
+    def run(*args):
+        result = runner.invoke(cli, ["--db", str(demo_db), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert run("ingest", str(DEMO / "feeds")).startswith("4 new, 0 updated, 0 unchanged, 0 skipped")
+    assert "sitemap: 2 entries, 2 matched to saved pages, 0 without one" in run(
+        "ingest", str(DEMO / "html"), "--sitemap", str(DEMO / "html" / "sitemap.xml"))
+    run("build")
+    draft = (DEMO / "drafts" / "storm-ardent-draft.txt").read_text(encoding="utf-8")
+    lines = run("suggest", str(DEMO / "drafts" / "storm-ardent-draft.txt")).split("\n")
+    assert lines[2] == "Read also:" and len([line for line in lines if line.startswith("- ")]) == 5
+    assert without_block("\n".join(lines)) == draft
+    page = run("suggest", str(DEMO / "drafts" / "kestrel-draft.html"), "--after", "1").split("\n")
+    at = next(i for i, line in enumerate(page) if "<aside" in line)
+    assert "wake-up commands" in page[at - 1] and page[at].count("<li>") == 5
