@@ -1,4 +1,4 @@
-"""A Read-also block for a draft, set back into the draft in its own shape (text, HTML, JSON).
+"""A Read-also block for a draft, set back into the draft in its own shape (text, HTML, JSON, CSV).
 
 >>> result = suggest(engine, store, open("draft.txt").read(), k=5)
 >>> print(result.document)          # the draft with the block after paragraph 2
@@ -123,6 +123,8 @@ def suggest(engine, store, source: str, *, shape: str | None = None, name: str |
     picks = tuple(tuple(choose(engine, store, draft, k, filters=filters, diversity=diversity, replace=replace, now=now))
                   for draft in drafts)
     blocks = [[pick.link for pick in block] for block in picks]
-    options = {"replace": replace} if shape == "json" else {}
+    options = {"replace": replace} if shape in ("json", "csv") else {}
+    if shape == "csv":
+        options["name"] = name
     document = module.set_blocks(source, blocks, after=after, **options)
     return Suggestion(shape, document, drafts, picks)

@@ -347,3 +347,25 @@ def test_demo_feeds_and_drafts_as_the_readme_runs_them(demo_db):
     page = run("suggest", str(DEMO / "drafts" / "kestrel-draft.html"), "--after", "1").split("\n")
     at = next(i for i, line in enumerate(page) if "<aside" in line)
     assert "wake-up commands" in page[at - 1] and page[at].count("<li>") == 5
+
+
+def test_csv_rows_get_their_read_also_cell(demo, tmp_path):
+    engine, store = demo
+    source = ("id;headline;body;section\r\n"
+              "c1;Reserve Bank raises interest rates again;\"Mortgage costs climb; savers gain.\";business\r\n"
+              "\r\n"
+              'c2;"Kestrel lander finds water ice";"The drill found ice.\nRead also:\n- Old pick";science\r\n')
+    result = suggest(engine, store, source, name="drafts.csv", k=3)
+    assert result.shape == "csv" and [d.id for d in result.drafts] == ["c1", "c2"]
+    rows = result.document.split("\r\n")
+    assert rows[0] == "id;headline;body;section;read_also"
+    from recommender.readers import read_path
+
+    out = tmp_path / "out.csv"
+    out.write_text(result.document, encoding="utf-8", newline="")
+    read = [item.article for item in read_path(out)]
+    assert [[l.headline for l in a.read_also] for a in read] == [[p.headline for p in picks] for picks in result.picks]
+    assert result.picks[1][0].headline == "Old pick" and len(result.picks[1]) == 3
+    assert suggest(engine, store, result.document, name="drafts.csv", k=3).document == result.document
+    replaced = suggest(engine, store, source, name="drafts.csv", k=3, replace=True)
+    assert "Old pick" not in replaced.document

@@ -35,8 +35,8 @@ def suggest(obj: Context, draft, shape, k, after, replace, section, max_age_days
     """Set a Read-also block into DRAFT (a file, or - for standard input) in its own shape.
 
     Raw text gets a 'Read also:' line and '- headline' lines after paragraph 2, as in the
-    seed article; HTML gets an <aside class="read-also"> of links; JSON gets its read_also
-    field filled. The editor's own items stay first; the engine fills the block up to -k,
+    seed article; HTML gets an <aside class="read-also"> of links; JSON (and JSON Lines,
+    CSV: record by record) gets its read_also field filled. The editor's own items stay first; the engine fills the block up to -k,
     with the editors' pins and blocks for the draft's id applied. Running it on its own
     output changes nothing.
 

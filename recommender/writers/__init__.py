@@ -6,7 +6,8 @@ draft holds, read as the readers read them), ``render_block(links)`` (the block 
 
 * ``text``: raw text as in the seed article (``Read also:`` then ``- headline`` lines);
 * ``html``: an ``<aside class="read-also">`` of links after a paragraph;
-* ``json``: the ``read_also`` field of each record.
+* ``json``: the ``read_also`` field of each record;
+* ``csv``: the ``read_also`` cell of each row (CSV or TSV).
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ from pathlib import Path
 
 __all__ = ["SHAPES", "detect_shape", "writer"]
 
-SHAPES = ("text", "html", "json")
+SHAPES = ("text", "html", "json", "csv")
 
 _EXTENSIONS = {
     ".txt": "text", ".md": "text",
     ".html": "html", ".htm": "html",
     ".json": "json", ".jsonl": "json", ".ndjson": "json",
+    ".csv": "csv", ".tsv": "csv",
 }
 
 
 def detect_shape(source: str, name: str | None = None) -> str:
     """The shape of a draft: from the file name's extension, else from its first character
-    (``<`` is HTML, ``{`` or ``[`` is JSON, anything else is text)."""
+    (``<`` is HTML, ``{`` or ``[`` is JSON, anything else is text; CSV only by extension)."""
     if name:
         shape = _EXTENSIONS.get(Path(name).suffix.lower())
         if shape:
@@ -37,9 +39,9 @@ def detect_shape(source: str, name: str | None = None) -> str:
 
 def writer(shape: str):
     """The module that writes ``shape``."""
-    from . import html, jsondoc, text
+    from . import html, jsondoc, table, text
 
     try:
-        return {"text": text, "html": html, "json": jsondoc}[shape]
+        return {"text": text, "html": html, "json": jsondoc, "csv": table}[shape]
     except KeyError:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}") from None
