@@ -118,6 +118,12 @@ def test_entities_are_refused(tmp_path, data):
     assert len(items) == 1 and isinstance(items[0], Problem) and "refused" in items[0].reason
 
 
+def test_a_feed_naming_a_file_is_not_that_file(tmp_path):
+    (tmp_path / "pointer.rss").write_text(str((FEEDS / "harbour.rss").resolve()))
+    items = list(read_path(tmp_path / "pointer.rss"))
+    assert len(items) == 1 and isinstance(items[0], Problem) and "not a readable feed" in items[0].reason
+
+
 def test_size_is_bounded(tmp_path, monkeypatch):
     with pytest.raises(xmlsafe.UnsafeXML, match="more than the 1000"):
         xmlsafe.load(FEEDS / "harbour.rss", limit=1000)

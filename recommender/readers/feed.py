@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import io
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,7 +55,9 @@ def parse(data: bytes, *, location: str) -> Iterator[Record | Problem]:
     """The items of a feed's bytes (already checked by :func:`xmlsafe.check`)."""
     import feedparser
 
-    parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=True)
+    # A stream, never the bytes themselves: feedparser tries bytes as a file name first, so a
+    # "feed" whose text is a path would read that file.
+    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=True, resolve_relative_uris=True)
     if parsed.get("bozo") and not parsed.entries:
         yield Problem(location, f"not a readable feed: {parsed.get('bozo_exception')}")
         return
