@@ -12,7 +12,9 @@ to a stored article by canonical URL or headline) nor the draft itself.
 Running it on its own output changes nothing: the first run's block comes back as the
 editor's picks, already ``k`` long. (With fewer than ``k`` stories passing the filters, a
 second run may find one the first run set aside as a near-copy of a story it showed.)
-``replace=True`` drops the editor's block and asks for ``k`` fresh suggestions.
+``replace=True`` drops the editor's block and asks for ``k`` fresh suggestions. Inline
+``READ MORE: headline`` markers inside a paragraph are prose: they stay where they are, and
+as the readers take them for items too, they count among the editor's picks.
 """
 
 from __future__ import annotations
