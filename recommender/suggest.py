@@ -125,8 +125,15 @@ def suggest(engine, store, source: str, *, shape: str | None = None, name: str |
     picks = tuple(tuple(choose(engine, store, draft, k, filters=filters, diversity=diversity, replace=replace, now=now))
                   for draft in drafts)
     blocks = [[pick.link for pick in block] for block in picks]
+    if after is None and all(_as_written(draft, block) for draft, block in zip(drafts, blocks)):
+        return Suggestion(shape, source, drafts, picks)  # nothing to add: the draft as it came
     options = {"replace": replace} if shape in ("json", "csv") else {}
     if shape == "csv":
         options["name"] = name
     document = module.set_blocks(source, blocks, after=after, **options)
     return Suggestion(shape, document, drafts, picks)
+
+
+def _as_written(draft: Article, block: list[ReadAlsoLink]) -> bool:
+    """The block is the draft's own, item for item (headline and URL)."""
+    return [(link.headline, link.url) for link in block] == [(link.headline, link.url) for link in draft.read_also]

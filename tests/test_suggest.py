@@ -241,6 +241,7 @@ def test_html_page_gets_an_aside_in_place(demo):
     assert result.shape == "html"
     picks = result.picks[0]
     assert [p.source for p in picks] == ["editor"] * 4 + ["engine"] * 2
+    assert suggest(engine, store, source, k=4).document == source   # nothing to add: the page as it came
     lines = result.document.split("\n")
     block = [line for line in lines if "<aside" in line]
     assert len(block) == 1 and block[0].strip().startswith('<aside class="read-also"><h2>Read also</h2><ul>')
@@ -317,6 +318,8 @@ def test_detect_shape():
     assert detect_shape("<p>x</p>") == "html" and detect_shape(' {"a": 1}') == "json"
     assert detect_shape("Plain text.") == "text" and detect_shape("", "draft.html") == "html"
     assert detect_shape("<p>looks like HTML</p>", "notes.txt") == "text"
+    with pytest.raises(ValueError, match="not drafts"):
+        detect_shape("<rss/>", "feed.rss")
 
 
 def test_unreadable_draft_is_a_value_error(demo):

@@ -30,7 +30,10 @@ def detect_shape(source: str, name: str | None = None) -> str:
     """The shape of a draft: from the file name's extension, else from its first character
     (``<`` is HTML, ``{`` or ``[`` is JSON, anything else is text; CSV only by extension)."""
     if name:
-        shape = _EXTENSIONS.get(Path(name).suffix.lower())
+        suffix = Path(name).suffix.lower()
+        if suffix in (".rss", ".atom", ".xml"):
+            raise ValueError(f"{name}: feeds and sitemaps are read by 'ingest', they are not drafts")
+        shape = _EXTENSIONS.get(suffix)
         if shape:
             return shape
     first = source.lstrip("\ufeff \t\r\n")[:1]
