@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -167,6 +168,10 @@ def test_saved_pages_are_matched_to_the_sitemap(tmp_path):
                                       "--sitemap", str(DEMO / "html" / "sitemap.xml")], catch_exceptions=False)
     assert "2 new, 0 updated, 0 unchanged, 1 skipped" in result.output
     assert "sitemap: 2 entries, 2 matched to saved pages, 0 without one" in result.output
+    listed = CliRunner().invoke(cli, ["sitemap", str(DEMO / "html" / "sitemap.xml"), "--json"])
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [(r["id"], r["published_at"]) for r in rows] == [(entries[0].id, "2026-11-09T12:00:00+00:00"),
+                                                            (entries[1].id, "2026-11-10T11:00:00+00:00")]
 
 
 def test_sitemap_index_and_bad_entries(tmp_path):

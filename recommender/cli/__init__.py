@@ -1,7 +1,7 @@
 """The ``readalso`` command line: thin wrappers around the library, one module per family of commands.
 
 ``articles`` (ingest, build, related, show, demo), ``editors`` (train, reading-list, pin, block),
-``operations`` (batch, serve, evaluate), ``newsroom`` (suggest).
+``operations`` (batch, serve, evaluate), ``newsroom`` (suggest, sitemap).
 """
 
 from __future__ import annotations

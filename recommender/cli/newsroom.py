@@ -1,4 +1,4 @@
-"""Commands for the newsroom loop: suggest (a Read-also block set into a draft)."""
+"""Commands for the newsroom loop: suggest (a Read-also block set into a draft), sitemap (what a sitemap lists)."""
 
 from __future__ import annotations
 
@@ -71,3 +71,30 @@ def suggest(obj: Context, draft, shape, k, after, replace, section, max_age_days
         output.write_text(result.document if not as_json else text, encoding="utf-8", newline="")
         return
     click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("sitemap_file", metavar="SITEMAP", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON Lines: url, id, published_at, title, language.")
+def sitemap(sitemap_file: Path, as_json: bool):
+    """List the articles a (news) sitemap names: URL, the id its saved page gets, date and title.
+
+    Entries that cannot be read are reported with their place (sitemap.xml[3]). To load the
+    saved pages it lists: readalso ingest PAGES --sitemap SITEMAP.
+
+    \b
+    Example:
+      readalso sitemap data/demo/html/sitemap.xml
+    """
+    from recommender.readers.sitemap import read_sitemap
+
+    entries, problems = read_sitemap(sitemap_file)
+    for problem in problems:
+        click.echo(f"skipped {problem.location}: {problem.reason}", err=True)
+    for entry in entries:
+        published = entry.published_at.isoformat() if entry.published_at else None
+        if as_json:
+            click.echo(json.dumps({"url": entry.url, "id": entry.id, "published_at": published, "title": entry.title,
+                                   "language": entry.language}, ensure_ascii=False))
+        else:
+            click.echo(f"{(published or '-')[:16]:<16}  {entry.id}  {entry.url}" + (f"  {entry.title}" if entry.title else ""))
