@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: neighbour-expanded search rows, time-honest link model features
 CURRENT = "CURRENT"
 _LIBRARIES = ("readalso", "numpy", "scipy", "scikit-learn")
 log = logging.getLogger(__name__)

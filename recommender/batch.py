@@ -1,7 +1,7 @@
 """Offline scoring of the archive: the related list of every article, in parallel row blocks.
 
-Each block of rows goes through the same two steps as a live query: exact cosine candidates
-(``topk.top_k`` with ``candidate_count(k)`` candidates, the article itself excluded, only rows of
+Each block of rows goes through the same two steps as a live query: exact relatedness candidates
+(``topk.top_k`` over the expanded search rows with ``candidate_count(k)`` candidates, the article itself excluded, only rows of
 its language when the engine ranks within a language) and then ``Engine.rerank``. So a batch list
 equals ``engine.related(id, k)`` for the same model version.
 
@@ -103,7 +103,8 @@ def select_rows(engine: Engine, *, ids: Sequence[str] | None = None, since: date
 
 def score_rows(engine: Engine, rows: np.ndarray, k: int, *,
                n_threads: int | None = None) -> list[tuple[str, list[tuple[str, float, str]]]]:
-    """``(article_id, [(target_id, score, reason), ...])`` for index rows, the same ranking as ``engine.related``.
+    """``(article_id, [(target_id, score, reason, editor_probability), ...])`` for index rows, the same ranking
+    as ``engine.related``.
 
     ``n_threads`` goes to the top-k kernel (1 inside parallel workers, so they do not oversubscribe the cores).
     """
@@ -111,22 +112,24 @@ def score_rows(engine: Engine, rows: np.ndarray, k: int, *,
         raise ValueError(f"k must be at least 1, got {k}")
     index = engine.index
     rows = np.asarray(rows, dtype=np.int64)
-    results: dict[int, list[tuple[str, float, str]]] = {}
+    results: dict[int, list[tuple[str, float, str, float | None]]] = {}
     wanted = candidate_count(k)
-    dense = np.zeros(index.matrix.shape[1], dtype=np.float32)
+    dense = np.zeros(index.expanded.shape[1], dtype=np.float32)
     groups = np.unique(index.languages[rows]) if engine.config.same_language else [None]
     for language in groups:
         group = rows if language is None else rows[index.languages[rows] == language]
         mask = index.mask(language=language)
-        hits = topk.top_k(index.matrix[group], index.kernel_postings, wanted + SLACK, exclude=group, mask=mask,
+        hits = topk.top_k(index.expanded[group], index.kernel_postings, wanted + SLACK, exclude=group, mask=mask,
                           n_threads=n_threads)
         for i, row in enumerate(group):
-            vector = index.matrix[row]
-            candidates, scores = _as_live(index.matrix, vector, hits.indices[i][hits.indices[i] >= 0], wanted, dense)
+            found = hits.indices[i][hits.indices[i] >= 0]
+            candidates, scores = _as_live(index.expanded, index.expanded[row], found, wanted, dense)
             mask[row] = False  # the live path's mask for this article: its language, never itself
-            ranking = engine.rerank(vector, candidates, scores, k, query=engine.query(index.ids[row]), mask=mask)
+            ranking = engine.rerank(candidates, scores, k, query=engine.query(index.ids[row]), mask=mask)
             mask[row] = True
-            results[int(row)] = [(r.id, r.score, r.reason) for r in ranking]
+            if len(ranking) < k and found.size == wanted + SLACK:  # near-copies crowd the top: search deeper, live
+                ranking = engine.related(index.ids[row], k, stored=False)
+            results[int(row)] = [(r.id, r.score, r.reason, r.editor_probability) for r in ranking]
     return [(index.ids[row], results[int(row)]) for row in rows]
 
 
@@ -248,7 +251,8 @@ def _block_path(work: Path, number: int) -> Path:
     return work / f"block-{number:06d}.jsonl"
 
 
-def _write_block(work: Path, number: int, results: list[tuple[str, list[tuple[str, float, str]]]]) -> None:
+def _write_block(work: Path, number: int,
+                 results: list[tuple[str, list[tuple[str, float, str, float | None]]]]) -> None:
     """One finished block, written to a temporary file and renamed (a block file is complete or absent)."""
     path = _block_path(work, number)
     tmp = path.with_suffix(".tmp")
@@ -277,7 +281,8 @@ def _merge(work: Path, n_blocks: int, version: str, out: str | os.PathLike | Non
             if handle is not None:
                 for article_id, related in results:
                     handle.write(json.dumps({"id": article_id,
-                                             "related": [{"id": t, "score": s} for t, s, _ in related]},
+                                             "related": [{"id": t, "score": s, "reason": r, "editor_probability": p}
+                                                         for t, s, r, p in related]},
                                             ensure_ascii=False) + "\n")
             if store is not None:
                 store.replace_related_lists(version, results)

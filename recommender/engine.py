@@ -15,12 +15,15 @@ import scipy.sparse as sp
 
 from recommender import artifacts
 from recommender.articles import Article
-from recommender.features import FEATURES, SIGNAL_FEATURES, LinkGraph, Query, pair_features
+from recommender.expansion import NEIGHBOURS as EXPANSION_NEIGHBOURS
+from recommender.expansion import WEIGHT as EXPANSION_WEIGHT
+from recommender.expansion import expand
+from recommender.features import FEATURES, SIGNAL_FEATURES, LinkGraph, Query, age_days, pair_features
 from recommender.index import ArticleIndex
 from recommender.links import LinkResolver
 from recommender.model import LinkModel
-from recommender.ranking import (Filters, Recommendation, collapse_near_duplicates, describe,
-                                 maximal_marginal_relevance, shared_terms_of_rows)
+from recommender.ranking import (Filters, Recommendation, bounded_editor_share, collapse_near_duplicates, describe,
+                                 editor_reason, maximal_marginal_relevance, shared_terms_of_rows, timing)
 from recommender.rowdots import block_dots, row_dots
 from recommender.training import (CANDIDATE_POOL, candidate_rows, link_texts, link_triples, links_field,
                                   train_link_model)
@@ -50,6 +53,15 @@ class EngineConfig:
     collapse_duplicates: bool = True
     duplicate_threshold: float = 0.9  # cosine of syndicated wire copies (measured on news-events: 0.9+ are reprints)
     same_language: bool = True
+    # Archive-aware ranking (recommender.expansion): every vector, a query's included, is blended with its
+    # `expansion` nearest neighbours (0: off) before candidates are searched and relatedness is scored.
+    expansion: int = EXPANSION_NEIGHBOURS
+    expansion_weight: float = EXPANSION_WEIGHT
+    # Relatedness is the floor, editors' taste orders within it: the link model orders the candidates whose
+    # relatedness reaches `relatedness_floor` times the best one's; any other candidate may take at most
+    # `editor_mix` of the k places (the rest fill in by relatedness).
+    relatedness_floor: float = 0.7
+    editor_mix: float = 0.0
     # The link model (recommender.model), learned from resolved Read-also links when there are enough.
     use_model: bool = True
     link_text: bool = True
@@ -65,6 +77,7 @@ class EngineConfig:
         "headline": {"headline_weight": 0.0},
         "lead": {"lead_weight": 0.0},
         "duplicate_collapse": {"collapse_duplicates": False},
+        "expansion": {"expansion": 0},
         "model": {"use_model": False},
         "link_text": {"link_text": False},
         "freshness": {"freshness": False},
@@ -152,6 +165,7 @@ class Engine:
         matrix = vectorizer.transform(articles, anchors=_anchors(articles))
         index = ArticleIndex.from_articles(articles, matrix, vectorizer.transform_copies(articles))
         engine = cls(vectorizer, index, config, catalogue, hashes={a.id: a.content_hash for a in articles})
+        engine._expand_rows(0)
         if config.use_model:
             engine.train(articles)
         return engine
@@ -195,11 +209,35 @@ class Engine:
         """Whether rankings are rescored by the link model (a model whose validated blend weight is positive)."""
         return self.model is not None and self.model.blend_ > 0 and self.config.use_model
 
+    def _expand_rows(self, start: int) -> None:
+        """Give the index rows from ``start`` on their expanded search rows (each blended with its nearest
+        articles, the rows before ``start`` keep theirs)."""
+        if not self.config.expansion:
+            return
+        rows = self.index.matrix[start:]
+        near = self.index.nearest(rows, self.config.expansion, self._languages(self.index.languages[start:]),
+                                  exclude=np.arange(start, self.index.matrix.shape[0]))
+        self.index.set_expanded(expand(rows, self.index.matrix, near.indices, near.scores,
+                                       weight=self.config.expansion_weight), start)
+
+    def _languages(self, languages) -> list[str] | None:
+        return list(languages) if self.config.same_language else None
+
+    def expand_query(self, vector: sp.csr_matrix, language: str) -> sp.csr_matrix:
+        """The search row of an article vector that is not stored: expanded with its nearest stored articles."""
+        if not self.config.expansion:
+            return vector
+        near = self.index.nearest(vector, self.config.expansion, self._languages([language]))
+        return expand(vector, self.index.matrix, near.indices, near.scores, weight=self.config.expansion_weight)
+
     def add(self, articles: Sequence[Article]) -> None:
-        """Vectorise new or changed articles with the fitted vocabulary and append them (no refit)."""
+        """Vectorise new or changed articles with the fitted vocabulary and append them (no refit); each is
+        expanded with its nearest articles at once."""
         if not articles:
             return
+        start = self.index.matrix.shape[0]
         self.index.add(articles, self.vectorizer.transform(articles), self.vectorizer.transform_copies(articles))
+        self._expand_rows(start)
         if self.graph is not None:
             self._add_model_rows(articles)
         self.hashes.update((a.id, a.content_hash) for a in articles)
@@ -256,6 +294,8 @@ class Engine:
         copies = self.index.copies[rows] if rows.size != self.index.copies.shape[0] else self.index.copies
         arrays = {**_csr_arrays("matrix", matrix), **_csr_arrays("copies", copies),
                   "published": self.index.published[rows], **vectorizer_arrays}
+        if self.index.expansion:
+            arrays.update(_csr_arrays("expanded", self.index.expanded[rows]))
         if self.model is not None:
             params["model"], model_arrays = self.model.get_state()
             arrays.update(model_arrays)
@@ -276,8 +316,9 @@ class Engine:
         """Load an artifact directory (memory-mapped arrays); ``catalogue`` is the store."""
         params, arrays, manifest = artifacts.load(directory, verify=verify)
         copies = _csr_from_arrays("copies", arrays) if "copies_shape" in arrays else None
+        expanded = _csr_from_arrays("expanded", arrays) if "expanded_shape" in arrays else None
         index = ArticleIndex(_csr_from_arrays("matrix", arrays), params["ids"], arrays["published"], params["sections"],
-                             params["languages"], copies, params.get("sites"))  # no sites before same_site
+                             params["languages"], copies, params.get("sites"), expanded)  # no sites before same_site
         vectorizer = FieldVectorizer.from_state(params["vectorizer"], arrays)
         engine = cls(vectorizer, index, EngineConfig.from_dict(params["config"]), catalogue,
                      hashes=dict(zip(params["ids"], params["hashes"])), version=manifest["version"])
@@ -290,16 +331,16 @@ class Engine:
 
     # -- rankings -----------------------------------------------------------------------------
     def related(self, article_id: str, k: int = 10, *, filters: Filters | None = None, diversity: float = 0.0,
-                now: datetime | None = None) -> list[Recommendation]:
-        """Top-k related stories for a known article (never the article itself)."""
+                now: datetime | None = None, stored: bool = True) -> list[Recommendation]:
+        """Top-k related stories for a known article (never the article itself); ``stored=False`` ranks live
+        even when a batch list would answer."""
         if article_id not in self.index or not self.index.alive[self.index.row_of[article_id]]:
             raise UnknownArticle(article_id)
-        precomputed = self._precomputed(article_id, k, filters, diversity)
+        precomputed = self._precomputed(article_id, k, filters, diversity) if stored else None
         if precomputed is not None:
             return precomputed
         language = self.index.languages[self.index.row_of[article_id]]
-        return self._rank(self.index.vector(article_id), language, k, filters, diversity, now, exclude=(article_id,),
-                          query=self.query(article_id))
+        return self._rank(self.query(article_id), language, k, filters, diversity, now, exclude=(article_id,))
 
     def _precomputed(self, article_id: str, k: int, filters: Filters | None,
                      diversity: float) -> list[Recommendation] | None:
@@ -329,16 +370,16 @@ class Engine:
         moment = now or datetime.now(timezone.utc)
         query = Query(vector, {"headline": self.vectorizer.transform_text(draft.headline, draft.language),
                                "body": self.vectorizer.transform_text(body, draft.language)},
-                      published=moment.timestamp(), section=(filters.section or "") if filters else "", id=source_id)
-        return self._rank(vector, draft.language, k, filters, diversity, now,
-                          exclude=(source_id,) if source_id else (), query=query)
+                      published=moment.timestamp(), section=(filters.section or "") if filters else "",
+                      expanded=self.expand_query(vector, draft.language), id=source_id)
+        return self._rank(query, draft.language, k, filters, diversity, now, exclude=(source_id,) if source_id else ())
 
     def query(self, article_id: str) -> Query:
-        """What the link model knows about a stored article (pass it, or its id, to :meth:`rerank`)."""
+        """What the ranking knows about a stored article (pass it, or its id, to :meth:`rerank`)."""
         row = self.index.row_of[article_id]
         return Query(self.index.matrix[row], {name: field[row] for name, field in self.fields.items()},
                      published=float(self.index.published[row]), section=str(self.index.sections[row]), row=row,
-                     id=article_id, site=str(self.index.sites[row]))
+                     id=article_id, site=str(self.index.sites[row]), expanded=self.index.expanded[row])
 
     def similarity(self, text_a: str, text_b: str, language: str = "en") -> float:
         """Cosine of two texts under the fitted vocabulary and IDF."""
@@ -349,8 +390,10 @@ class Engine:
     def articles(self, ids: Iterable[str]) -> dict[str, Article]:
         return self.catalogue.get_many(ids)
 
-    def _rank(self, vector: sp.csr_matrix, language: str, k: int, filters: Filters | None, diversity: float,
-              now: datetime | None, exclude: Sequence[str], query: Query | None = None) -> list[Recommendation]:
+    def _rank(self, query: Query, language: str, k: int, filters: Filters | None, diversity: float,
+              now: datetime | None, exclude: Sequence[str]) -> list[Recommendation]:
+        """Search candidates by relatedness and :meth:`rerank` them; the search deepens until k distinct
+        stories survive (or the candidates run out), however many near-copies crowd the top."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         filters = filters or Filters()
@@ -360,73 +403,95 @@ class Engine:
         # With the link model and an exact search, one search deep enough for its candidate pool serves both.
         exact = self.model_active and self.config.query_terms is None
         depth = max(candidate_count(k), CANDIDATE_POOL) if exact else candidate_count(k)
-        hits = self.index.search(vector, depth, mask, max_terms=self.config.query_terms)
-        rows = hits.indices[0][hits.indices[0] >= 0]
-        return self.rerank(vector, rows, hits.scores[0][: rows.size], k, diversity=diversity, query=query, mask=mask,
-                           exact=exact)
+        while True:
+            hits = self.index.search(query.search_vector, depth, mask, max_terms=self.config.query_terms)
+            rows = hits.indices[0][hits.indices[0] >= 0]
+            ranking = self.rerank(rows, hits.scores[0][: rows.size], k, query=query, diversity=diversity, mask=mask,
+                                  exact=exact)
+            if len(ranking) >= k or rows.size < depth:
+                return ranking
+            depth *= 4
 
-    def rerank(self, vector: sp.csr_matrix, rows: np.ndarray, scores: np.ndarray, k: int, *,
-               diversity: float = 0.0, query: Query | str | None = None,
+    def rerank(self, rows: np.ndarray, scores: np.ndarray, k: int, *, query: Query | str, diversity: float = 0.0,
                mask: np.ndarray | None = None, exact: bool = False) -> list[Recommendation]:
-        """Turn cosine candidates (best first) into the final top-k: editors' blocks removed, rescored by the
-        link model (when one is active), duplicates collapsed, diversified, explained, editors' pins first.
+        """Turn candidates searched by relatedness (best first) into the final top-k: editors' blocks removed,
+        ordered by the link model within the relatedness floor (when a model is active), copies collapsed,
+        diversified, explained, editors' pins first.
 
-        The live path and batch scoring both end here, so they rank alike. ``query`` (a stored article's
-        id, or :meth:`query`) enables the model's pair features and the editors' pins and blocks;
-        ``mask`` (allowed rows) defaults to every live row of the query's language except itself.
-        ``exact`` says ``rows`` and ``scores`` are an exact ``index.search`` under ``mask`` at least
-        ``CANDIDATE_POOL`` deep, so the model's candidate pool reuses them instead of searching again.
+        The live path and batch scoring both end here, so they rank alike. ``query`` is a stored
+        article's id or a :meth:`query`; ``mask`` (allowed rows) defaults to every live row of the
+        query's language except itself. ``exact`` says ``rows`` and ``scores`` are an exact
+        ``index.search`` under ``mask`` at least ``CANDIDATE_POOL`` deep, so the model's candidate pool
+        reuses them instead of searching again.
         """
         rows = np.asarray(rows, dtype=np.int64)
-        scores = np.asarray(scores, dtype=np.float64)
+        relatedness = np.asarray(scores, dtype=np.float64)
         if isinstance(query, str):
             query = self.query(query)
-        if query is not None and mask is None:
+        if mask is None:
             mask = self.index.alive.copy()
             if query.row is not None:
                 mask[query.row] = False
                 if self.config.same_language:
                     mask &= self.index.languages == self.index.languages[query.row]
         lookup = getattr(self.catalogue, "feedback_for", None)
-        feedback = lookup(query.id) if lookup is not None and query is not None and query.id else None
-        features = None
-        if self.model_active:
-            query = query if query is not None else Query(vector, {})
-            if mask is not None:  # the model also considers what editors like that cosine missed
-                more, more_scores = candidate_rows(self.index, self.graph, query, mask, CANDIDATE_POOL,
-                                                   cosine_top=(rows, scores) if exact else None)
-                new = ~np.isin(more, rows)
-                rows, scores = np.concatenate([rows, more[new]]), np.concatenate([scores, more_scores[new]])
+        feedback = lookup(query.id) if lookup is not None and query.id else None
+        if self.model_active:  # the model also considers what editors like that relatedness missed
+            more, more_scores = candidate_rows(self.index, self.graph, query, mask, CANDIDATE_POOL,
+                                               cosine_top=(rows, relatedness) if exact else None)
+            new = ~np.isin(more, rows)
+            rows, relatedness = np.concatenate([rows, more[new]]), np.concatenate([relatedness, more_scores[new]])
         if feedback is not None and feedback.blocks:
             keep = np.asarray([self.index.ids[r] not in feedback.blocks for r in rows], dtype=bool)
-            rows, scores = rows[keep], scores[keep]
+            rows, relatedness = rows[keep], relatedness[keep]
         if self.config.collapse_duplicates:  # wire copies of the query itself
-            keep = self._copy_similarity(query, vector, rows) < self.config.duplicate_threshold
-            rows, scores = rows[keep], scores[keep]
+            keep = self._copy_similarity(query, rows) < self.config.duplicate_threshold
+            rows, relatedness = rows[keep], relatedness[keep]
+        order_by, probability, features = relatedness, None, None
         if self.model_active and rows.size:
             features = pair_features(query, rows, matrix=self.index.matrix, fields=self.fields,
                                      published=self.index.published, sections=self.index.sections, graph=self.graph,
-                                     duplicate_threshold=self.config.duplicate_threshold, sites=self.index.sites)
-            relevance = self.model.score(features)
-            order = np.lexsort((rows, -relevance))
-            rows, scores, features = rows[order], relevance[order], features[order]
-        positions = self._shortlist(rows, scores, k, diversity)
-        shared = shared_terms_of_rows(vector, self.index.matrix[rows[positions]], self.terms)  # one slice, not k
-        ranking = [Recommendation(self.index.ids[rows[p]], round(float(scores[p]), 6),
-                                  describe(terms, _link_reasons(features[p]) if features is not None else ()))
-                   for p, terms in zip(positions, shared)]
+                                     duplicate_threshold=self.config.duplicate_threshold, sites=self.index.sites,
+                                     expanded=self.index.expanded)
+            relatedness = features[:, FEATURES.index("relatedness")]
+            probability = self.model.predict_proba(features)
+            order_by = self.model.score(features)
+            order = bounded_editor_share(order_by, relatedness, rows, floor=self.config.relatedness_floor,
+                                         quota=int(self.config.editor_mix * k))
+            rows, relatedness, order_by = rows[order], relatedness[order], order_by[order]
+            probability, features = probability[order], features[order]
+        positions = self._shortlist(rows, order_by, k, diversity)
+        ranking = self._explained(query, rows[positions], relatedness[positions],
+                                  None if probability is None else probability[positions],
+                                  None if features is None else features[positions])
         if feedback is not None and feedback.pins:
             ranking = self._pinned(ranking, feedback.pins, query, mask, k)
         return ranking
 
-    def _copy_similarity(self, query: Query | None, vector: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+    def _explained(self, query: Query, rows: np.ndarray, relatedness: np.ndarray, probability: np.ndarray | None,
+                   features: np.ndarray | None) -> list[Recommendation]:
+        """The picks as :class:`Recommendation` values, each with the reasons that set it apart."""
+        shared = shared_terms_of_rows(query.vector, self.index.matrix[rows], self.terms)  # one slice, not k
+        days = age_days(query.published, self.index.published[rows])
+        linked = self.graph.linked(query.row, rows) if self.graph is not None else np.zeros(rows.size, dtype=bool)
+        ranking = []
+        for i, row in enumerate(rows.tolist()):
+            editors = dict(zip(FEATURES, features[i])) if features is not None else {}
+            extra = [timing(-days[i]), editor_reason(bool(linked[i]), editors.get("colinking", 0.0),
+                                                      editors.get("popularity", 0.0))]
+            ranking.append(Recommendation(self.index.ids[row], round(float(relatedness[i]), 6),
+                                          describe(shared[i], [e for e in extra if e]),
+                                          None if probability is None else round(float(probability[i]), 6)))
+        return ranking
+
+    def _copy_similarity(self, query: Query, rows: np.ndarray) -> np.ndarray:
         """Cosine of the candidates' bodies with the query's body: how much each is a copy of it."""
-        if query is not None and query.row is not None:
+        if query.row is not None:
             body = self.index.copies[query.row]
-        elif query is not None and query.fields.get("body") is not None and query.fields["body"].nnz:
+        elif query.fields.get("body") is not None and query.fields["body"].nnz:
             body = query.fields["body"]  # unseen text: the body it was given
         else:
-            body = vector
+            body = query.vector
         return row_dots(self.index.copies, rows, body)
 
     def _shortlist(self, rows: np.ndarray, scores: np.ndarray, k: int, diversity: float) -> np.ndarray:
@@ -458,21 +523,14 @@ class Engine:
                 k: int) -> list[Recommendation]:
         """Editors' pins first, in their order (live, allowed by the caller's filters, never the article itself)."""
         rows = [self.index.row_of.get(pin) for pin in pins]
-        pinned = [Recommendation(pin, 1.0, "pinned by an editor") for pin, row in zip(pins, rows)
-                  if row is not None and self.index.alive[row] and pin != query.id and (mask is None or mask[row])]
+        kept = [(pin, row) for pin, row in zip(pins, rows)
+                if row is not None and self.index.alive[row] and pin != query.id and (mask is None or mask[row])]
+        relatedness = row_dots(self.index.expanded, np.asarray([row for _, row in kept], dtype=np.int64),
+                               query.search_vector)
+        pinned = [Recommendation(pin, round(float(r), 6), "pinned by an editor")
+                  for (pin, _), r in zip(kept, relatedness)]
         chosen = {r.id for r in pinned}
         return (pinned + [r for r in ranking if r.id not in chosen])[:k]
-
-
-def _link_reasons(row: np.ndarray) -> list[str]:
-    """Short reasons from the link model's pair features."""
-    value = dict(zip(FEATURES, row))
-    reasons = []
-    if value["popularity"] >= np.log1p(3) or value["trending"] > 0:
-        reasons.append("often picked by editors")
-    if value["colinking"] > 0:
-        reasons.append("linked alongside")
-    return reasons
 
 
 def _csr_arrays(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:

@@ -13,16 +13,18 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.ranking import SECONDS_PER_DAY, recency_weight
+from recommender.ranking import SECONDS_PER_DAY
 from recommender.rowdots import row_dots
 
-FEATURES = ("cosine", "headline", "body", "link_query", "link_candidate", "near_duplicate",
-            "recency", "newer", "same_section", "same_site", "popularity", "trending", "colinking")
-"""Columns of the pair-feature matrix, in order."""
+FEATURES = ("relatedness", "cosine", "headline", "body", "link_query", "link_candidate", "near_duplicate",
+            "recency", "same_section", "same_site", "popularity", "trending", "colinking")
+"""Columns of the pair-feature matrix, in order. Time enters only as the distance between the two
+articles' dates (``recency``, the same either way): an editor can link only to what was already
+published, so a feature that told later from earlier would learn that constraint, not a taste."""
 
 SIGNAL_FEATURES = {
     "link_text": ("link_query", "link_candidate"),
-    "freshness": ("recency", "newer"),
+    "freshness": ("recency",),
     "popularity": ("popularity", "trending"),
     "colinking": ("colinking",),
 }
@@ -34,7 +36,6 @@ plus the anchor headlines other articles use when they link to it."""
 
 RECENCY_HALF_LIFE_DAYS = 7.0
 TRENDING_WINDOW_DAYS = 7.0
-NEWER_TOLERANCE_DAYS = 0.5
 
 
 class Query(NamedTuple):
@@ -47,6 +48,12 @@ class Query(NamedTuple):
     row: int | None = None  # its row in the index, None for unseen text
     id: str | None = None
     site: str = ""  # its publication (URL host), "" when unknown
+    expanded: sp.csr_matrix | None = None  # 1 x terms search row (neighbour-expanded); None: ``vector``
+
+    @property
+    def search_vector(self) -> sp.csr_matrix:
+        """The row candidates are searched and their relatedness scored with."""
+        return self.vector if self.expanded is None else self.expanded
 
 
 # -- pure feature functions -------------------------------------------------------------------
@@ -63,14 +70,9 @@ def age_days(query_published: float, published: np.ndarray) -> np.ndarray:
 
 
 def recency(age: np.ndarray, half_life_days: float = RECENCY_HALF_LIFE_DAYS) -> np.ndarray:
-    """1 for a candidate published with the query, halving every ``half_life_days`` either way; 0.5 if unknown."""
-    return recency_weight(age, half_life_days)
-
-
-def newer(age: np.ndarray, tolerance_days: float = NEWER_TOLERANCE_DAYS) -> np.ndarray:
-    """1 where the candidate appeared after the query (by more than the tolerance), else 0 (also when unknown)."""
-    with np.errstate(invalid="ignore"):
-        return (np.asarray(age, dtype=np.float64) < -tolerance_days).astype(np.float64)
+    """1 for a candidate published with the query, halving every ``half_life_days`` either way; nan if unknown
+    (the model reads an unknown value as the average one, see :class:`recommender.model.LinkModel`)."""
+    return np.power(0.5, np.abs(np.asarray(age, dtype=np.float64)) / half_life_days)
 
 
 def same_section(query_section: str | None, sections: np.ndarray) -> np.ndarray:
@@ -81,12 +83,16 @@ def same_section(query_section: str | None, sections: np.ndarray) -> np.ndarray:
 
 
 def same_site(query_site: str | None, sites: np.ndarray) -> np.ndarray:
-    """1 where the candidate comes from the query's publication (URL host, both known), else 0.
+    """1 where the candidate comes from the query's publication (URL host), 0 where it does not; nan where
+    either is unknown (text that is not stored, an article without a URL).
 
     A publisher's editors link to their own stories: in an archive of several outlets, a
     candidate from another one is rarely a pick however close its text.
     """
-    return same_section(query_site, sites)
+    sites = np.asarray(sites, dtype=object)
+    if not query_site:
+        return np.full(len(sites), np.nan)
+    return np.where(sites == "", np.nan, (sites == query_site).astype(np.float64))
 
 
 def near_duplicate(cosine: np.ndarray, threshold: float) -> np.ndarray:
@@ -169,6 +175,15 @@ class LinkGraph:
         start, stop = np.searchsorted(times, [moment - window_days * SECONDS_PER_DAY, moment], side="right")
         return _count_in(targets[start:stop], rows)
 
+    def linked(self, row: int | None, rows: np.ndarray) -> np.ndarray:
+        """For each of ``rows``, whether it and ``row`` link to each other (either way)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if row is None or self.adjacency.nnz == 0:
+            return np.zeros(rows.size, dtype=bool)
+        out = self.adjacency.indices[self.adjacency.indptr[row]:self.adjacency.indptr[row + 1]]
+        into = self.inbound.indices[self.inbound.indptr[row]:self.inbound.indptr[row + 1]]
+        return np.isin(rows, out) | np.isin(rows, into)
+
     def colinking(self, row: int | None, rows: np.ndarray) -> np.ndarray:
         """For each candidate, how many articles link to both it and the query row (co-citation)."""
         if row is None or self.adjacency.nnz == 0:
@@ -190,8 +205,12 @@ def _count_in(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fields: Mapping[str, sp.csr_matrix],
                   published: np.ndarray, sections: np.ndarray, graph: LinkGraph,
-                  duplicate_threshold: float, sites: np.ndarray | None = None) -> np.ndarray:
-    """The ``len(rows) x len(FEATURES)`` feature matrix of (query, candidate row) pairs (``sites``: none known)."""
+                  duplicate_threshold: float, sites: np.ndarray | None = None,
+                  expanded: sp.csr_matrix | None = None) -> np.ndarray:
+    """The ``len(rows) x len(FEATURES)`` feature matrix of (query, candidate row) pairs.
+
+    ``expanded`` are the search rows (``matrix`` when there is no expansion); ``sites`` None: none known.
+    """
     rows = np.asarray(rows, dtype=np.int64)
 
     def dots(field: sp.csr_matrix, row: sp.csr_matrix | None) -> np.ndarray:  # as cosines(row, field[rows])
@@ -200,6 +219,7 @@ def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fiel
     cosine = dots(matrix, query.vector)
     age = age_days(query.published, published[rows])
     columns = {
+        "relatedness": cosine if expanded is None else dots(expanded, query.search_vector),
         "cosine": cosine,
         "headline": dots(fields["headline"], query.fields.get("headline")),
         "body": dots(fields["body"], query.fields.get("body")),
@@ -207,9 +227,8 @@ def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fiel
         "link_candidate": dots(fields["links"], query.vector),
         "near_duplicate": near_duplicate(cosine, duplicate_threshold),
         "recency": recency(age),
-        "newer": newer(age),
         "same_section": same_section(query.section, sections[rows]),
-        "same_site": np.zeros(len(rows)) if sites is None else same_site(query.site, sites[rows]),
+        "same_site": np.full(len(rows), np.nan) if sites is None else same_site(query.site, sites[rows]),
         "popularity": log_count(graph.in_links(rows)),
         "trending": log_count(graph.trending(query.published, rows)),
         "colinking": log_count(graph.colinking(query.row, rows)),
@@ -218,4 +237,4 @@ def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fiel
 
 
 __all__ = ["FEATURES", "SIGNAL_FEATURES", "MODEL_FIELDS", "Query", "LinkGraph", "pair_features", "cosines",
-           "age_days", "recency", "newer", "same_section", "same_site", "near_duplicate", "log_count"]
+           "age_days", "recency", "same_section", "same_site", "near_duplicate", "log_count"]

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from recommender.articles import Article, site_of
 from recommender.rowdots import row_times
-from recommender.topk import Neighbours, Postings, term_postings
+from recommender.topk import Neighbours, Postings, term_postings, top_k
 
 NO_DATE = np.nan
 
@@ -25,11 +25,15 @@ class ArticleIndex:
     ``copies`` are unit rows of each article's body alone (its headline when it has no body): wire
     copies share their body whatever headline an outlet gives them, so duplicates are found there.
     Without them the article vectors stand in.
+
+    ``expanded`` are the rows searches run on: the article vectors blended with their nearest
+    neighbours (:mod:`recommender.expansion`); without them the article vectors themselves. The
+    article vectors (``matrix``) stay the basis of features, reasons and of finding neighbours.
     """
 
     def __init__(self, matrix: sp.csr_matrix, ids: Sequence[str], published: np.ndarray,
                  sections: Sequence[str | None], languages: Sequence[str], copies: sp.csr_matrix | None = None,
-                 sites: Sequence[str | None] | None = None):
+                 sites: Sequence[str | None] | None = None, expanded: sp.csr_matrix | None = None):
         sites = [""] * len(ids) if sites is None else sites
         if not (matrix.shape[0] == len(ids) == len(published) == len(sections) == len(languages) == len(sites)):
             raise ValueError("matrix rows, ids and metadata must have the same length")
@@ -37,6 +41,9 @@ class ArticleIndex:
             raise ValueError(f"copies must have the matrix's shape {matrix.shape}, got {copies.shape}")
         self.matrix = sp.csr_matrix(matrix, dtype=np.float32)
         self.copies = self.matrix if copies is None else sp.csr_matrix(copies, dtype=np.float32)
+        self.expanded = self.matrix
+        if expanded is not None:
+            self.set_expanded(expanded)
         self.ids = list(ids)
         self.published = np.asarray(published, dtype=np.float64)
         self.sections = np.asarray([s or "" for s in sections], dtype=object)
@@ -46,6 +53,7 @@ class ArticleIndex:
         self.row_of = {article_id: row for row, article_id in enumerate(self.ids)}
         self._postings = None
         self._kernel_postings = None
+        self._neighbour_postings = None
         self._language_rows: dict[str, np.ndarray] = {}  # language -> boolean rows, built on first use
 
     @classmethod
@@ -62,11 +70,24 @@ class ArticleIndex:
         return article_id in self.row_of
 
     @property
+    def expansion(self) -> bool:
+        """Whether searches run on neighbour-expanded rows."""
+        return self.expanded is not self.matrix
+
+    def set_expanded(self, expanded: sp.csr_matrix, start: int = 0) -> None:
+        """Use ``expanded`` as the search rows from row ``start`` on (the rows before it keep theirs)."""
+        expanded = sp.csr_matrix(expanded, dtype=np.float32)
+        if expanded.shape != (self.matrix.shape[0] - start, self.matrix.shape[1]):
+            raise ValueError(f"expanded rows must be {self.matrix.shape[0] - start} x {self.matrix.shape[1]}, "
+                             f"got {expanded.shape}")
+        self.expanded = expanded if start == 0 else sp.vstack([self.expanded[:start], expanded], format="csr")
+        self._postings = self._kernel_postings = None
+
+    @property
     def postings(self) -> sp.csr_matrix:
-        """Term -> rows inverted index (the transposed matrix), built on first use."""
+        """Term -> rows inverted index of the search rows (``expanded``), built on first use."""
         if self._postings is None:
-            self._postings = self.matrix.T.tocsr()
-            self._postings.sort_indices()
+            self._postings = _inverted(self.expanded)
         return self._postings
 
     @property
@@ -76,11 +97,35 @@ class ArticleIndex:
             self._kernel_postings = term_postings(self.postings, self.matrix.shape[0])
         return self._kernel_postings
 
+    def nearest(self, vectors: sp.csr_matrix, m: int, languages: Sequence[str] | None, *,
+                exclude: np.ndarray | None = None) -> Neighbours:
+        """Each article vector's ``m`` nearest live article vectors (of its language, when ``languages`` are
+        given), by the exact top-k kernel; ``exclude[i]`` is a row never returned for vector i (-1: none)."""
+        vectors = sp.csr_matrix(vectors, dtype=np.float32)
+        if self._neighbour_postings is None:
+            self._neighbour_postings = (self.kernel_postings if not self.expansion
+                                        else term_postings(_inverted(self.matrix), self.matrix.shape[0]))
+        n = vectors.shape[0]
+        exclude = np.full(n, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
+        indices = np.full((n, m), -1, dtype=np.int64)
+        scores = np.full((n, m), -np.inf, dtype=np.float32)
+        groups = [None] if languages is None else sorted(set(languages))
+        for language in groups:
+            chosen = (np.arange(n) if language is None
+                      else np.flatnonzero(np.asarray(languages, dtype=object) == language))
+            hits = top_k(vectors[chosen], self._neighbour_postings, m, exclude=exclude[chosen],
+                         mask=self.mask(language=language), n_threads=1)
+            indices[chosen], scores[chosen] = hits.indices, hits.scores
+        return Neighbours(indices, scores)
+
     def add(self, articles: Sequence[Article], matrix: sp.csr_matrix, copies: sp.csr_matrix | None = None) -> None:
-        """Append new rows; an id already present is replaced (its old row is hidden)."""
+        """Append new rows; an id already present is replaced (its old row is hidden).
+
+        New rows search as themselves until :meth:`set_expanded` gives them expanded rows.
+        """
         if not articles:
             return
-        separate = self.copies is not self.matrix
+        separate, expanded = self.copies is not self.matrix, self.expansion
         if separate and copies is None:
             raise ValueError("this index keeps body rows for duplicate detection: pass copies")
         for article in articles:
@@ -90,6 +135,8 @@ class ArticleIndex:
         self.matrix = sp.vstack([self.matrix, sp.csr_matrix(matrix, dtype=np.float32)], format="csr")
         self.copies = (sp.vstack([self.copies, sp.csr_matrix(copies, dtype=np.float32)], format="csr")
                        if separate else self.matrix)
+        self.expanded = (sp.vstack([self.expanded, sp.csr_matrix(matrix, dtype=np.float32)], format="csr")
+                         if expanded else self.matrix)
         self.ids.extend(a.id for a in articles)
         self.published = np.concatenate([self.published, [epoch_seconds(a.published_at) for a in articles]])
         self.sections = np.concatenate([self.sections, np.asarray([a.section or "" for a in articles], dtype=object)])
@@ -97,11 +144,12 @@ class ArticleIndex:
         self.sites = np.concatenate([self.sites, np.asarray([site_of(a.url) for a in articles], dtype=object)])
         self.alive = np.concatenate([self.alive, np.ones(len(articles), dtype=bool)])
         self.row_of.update((a.id, start + i) for i, a in enumerate(articles))
-        self._postings = self._kernel_postings = None
+        self._postings = self._kernel_postings = self._neighbour_postings = None
         self._language_rows = {}
 
     def vector(self, article_id: str) -> sp.csr_matrix:
-        return self.matrix[self.row_of[article_id]]
+        """The article's search row (expanded when the index is)."""
+        return self.expanded[self.row_of[article_id]]
 
     def mask(self, *, language: str | None = None, section: str | None = None,
              published_after: float | None = None, exclude: Sequence[str] = ()) -> np.ndarray:
@@ -149,6 +197,13 @@ class ArticleIndex:
         values = np.full((1, k), -np.inf, dtype=np.float32)
         indices[0, : rows.size], values[0, : rows.size] = rows, found
         return Neighbours(indices, values)
+
+
+def _inverted(rows: sp.csr_matrix) -> sp.csr_matrix:
+    """Term -> rows postings (the transposed rows), sorted by row."""
+    postings = rows.T.tocsr()
+    postings.sort_indices()
+    return postings
 
 
 def prune_query(query: sp.csr_matrix, n_terms: int) -> sp.csr_matrix:

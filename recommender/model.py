@@ -1,13 +1,13 @@
 """The similarity model learned from editors' Read-also picks: a calibrated logistic regression over pair features.
 
 A linear model is stored as a handful of numbers (scaler, coefficients, Platt calibration, blend
-weight), so the artifact stays JSON + arrays with no pickle. Its final score for a candidate is a
-blend of plain cosine and the calibrated probability that an editor would pick it::
+weight), so the artifact stays JSON + arrays with no pickle. Its ranking score for a candidate is a
+blend of relatedness (the cosine of the expanded vectors) and the calibrated probability that an editor would pick it::
 
-    score = (1 - blend_) * cosine + blend_ * probability
+    score = (1 - blend_) * relatedness + blend_ * probability
 
 ``blend_`` is chosen on newer held-out articles (see :mod:`recommender.training`); with no
-evidence that the model helps it stays 0 and the engine ranks by plain cosine.
+evidence that the model helps it stays 0 and the engine ranks by relatedness alone.
 """
 
 from __future__ import annotations
@@ -54,10 +54,16 @@ class LinkModel(BaseEstimator):
         return np.asarray([FEATURES.index(name) for name in self.features], dtype=np.int64)
 
     def _check_X(self, X) -> np.ndarray:
+        """The used columns of ``X`` (nan where a value is unknown for a pair: no date, no site)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != len(FEATURES):
             raise ValueError(f"X must have {len(FEATURES)} feature columns, got shape {X.shape}")
         return X[:, self._columns()]
+
+    def _standardised(self, X: np.ndarray) -> np.ndarray:
+        """``X`` on the training scale; an unknown value becomes the training mean, which the model reads as
+        neutral (0 after standardising): neither for nor against the pair."""
+        return (np.where(np.isnan(X), self.mean_, X) - self.mean_) / self.scale_
 
     def fit(self, X, y) -> "LinkModel":
         """Learn from pair features ``X`` (rows x FEATURES) and labels ``y`` (1 = an editor linked the pair)."""
@@ -66,11 +72,12 @@ class LinkModel(BaseEstimator):
             raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
         if set(np.unique(y)) != {0, 1}:
             raise ValueError(f"y needs both positive and negative pairs, got labels {sorted(set(y.tolist()))}")
-        self.mean_ = X.mean(axis=0)
-        scale = X.std(axis=0)
+        known = ~np.isnan(X)
+        self.mean_ = np.where(known.any(axis=0), np.nansum(X, axis=0) / np.maximum(known.sum(axis=0), 1), 0.0)
+        scale = np.where(known, X, self.mean_).std(axis=0)
         self.scale_ = np.where(scale > 0, scale, 1.0)
         regression = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter)
-        regression.fit((X - self.mean_) / self.scale_, y)
+        regression.fit(self._standardised(X), y)
         self.coef_ = regression.coef_.ravel().astype(np.float64)
         self.intercept_ = float(regression.intercept_[0])
         self.calibration_ = (1.0, 0.0)
@@ -79,7 +86,7 @@ class LinkModel(BaseEstimator):
 
     def decision_function(self, X) -> np.ndarray:
         check_is_fitted(self, "coef_")
-        return ((self._check_X(X) - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        return self._standardised(self._check_X(X)) @ self.coef_ + self.intercept_
 
     def calibrate(self, X, y) -> "LinkModel":
         """Platt scaling on held-out pairs: ``p = sigmoid(a * decision + b)``. Needs both labels; else unchanged."""
@@ -97,11 +104,12 @@ class LinkModel(BaseEstimator):
         return sigmoid(a * self.decision_function(X) + b)
 
     def score(self, X) -> np.ndarray:
-        """The final ranking score of each pair: cosine blended with the calibrated probability."""
+        """The ranking score of each pair: relatedness blended with the calibrated probability."""
         check_is_fitted(self, "coef_")
+        relatedness = np.asarray(X, dtype=np.float64)[:, FEATURES.index("relatedness")]
         if self.blend_ == 0.0:
-            return np.asarray(X, dtype=np.float64)[:, FEATURES.index("cosine")]
-        return blend(np.asarray(X)[:, FEATURES.index("cosine")], self.predict_proba(X), self.blend_)
+            return relatedness
+        return blend(relatedness, self.predict_proba(X), self.blend_)
 
     def weights(self) -> dict[str, float]:
         """Coefficient of each used feature on the standardised scale (for reports)."""

@@ -33,17 +33,39 @@ class Filters:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One related story: id, score (higher is better) and a short human reason."""
+    """One related story.
+
+    ``score`` is its relatedness to the article: the cosine of their neighbour-expanded TF-IDF
+    vectors, in [0, 1], comparable across articles and queries. ``editor_probability`` is the link
+    model's calibrated probability that an editor would pick it for this article (None when no model
+    is active). The list's order blends the two within the relatedness floor, so it need not follow
+    ``score`` alone. ``reason`` is a short human explanation.
+    """
 
     id: str
     score: float
     reason: str
+    editor_probability: float | None = None
 
 
-def recency_weight(age_days: np.ndarray, half_life_days: float) -> np.ndarray:
-    """Exponential decay: 1 at age 0, 0.5 at the half-life; unknown ages (nan) get 0.5."""
-    weight = np.power(0.5, np.abs(np.asarray(age_days, dtype=np.float64)) / half_life_days)
-    return np.where(np.isnan(weight), 0.5, weight)
+def bounded_editor_share(scores: np.ndarray, relatedness: np.ndarray, rows: np.ndarray, *, floor: float,
+                         quota: int) -> np.ndarray:
+    """Positions in ranking order: the related candidates by ``scores`` (descending, then lower ``rows``), with
+    at most ``quota`` unrelated ones among them where ``scores`` put them; then every other unrelated
+    candidate by ``relatedness``.
+
+    A candidate is related when its relatedness reaches ``floor`` times the best one's. Relatedness is
+    the floor and the editors' model orders within it: their taste may fill a bounded share of a
+    list, never the whole of it, and never decides what fills in below the floor.
+    """
+    relatedness = np.asarray(relatedness, dtype=np.float64)
+    order = np.lexsort((rows, -np.asarray(scores, dtype=np.float64)))
+    if order.size == 0:
+        return order
+    related = relatedness >= floor * float(relatedness.max())
+    early = related[order] | (np.cumsum(~related[order]) <= quota)
+    rest = order[~early]
+    return np.concatenate([order[early], rest[np.lexsort((rows[rest], -relatedness[rest]))]])
 
 
 def collapse_near_duplicates(order: Sequence[int], similarity: np.ndarray, threshold: float) -> list[int]:
@@ -102,6 +124,29 @@ def _canonical(matrix) -> sp.csr_matrix:
         matrix = matrix.copy()
         matrix.sum_duplicates()
     return matrix
+
+
+def timing(days_later: float, *, same_day: float = 1.0) -> str:
+    """When a pick appeared relative to the article: ``"later coverage, 3 days on"``, ``"earlier coverage,
+    12 days before"``, ``"same day"``; ``""`` when a date is unknown."""
+    if np.isnan(days_later):
+        return ""
+    if abs(days_later) < same_day:
+        return "same day"
+    days = int(round(abs(days_later)))
+    unit = "day" if days == 1 else "days"
+    return f"later coverage, {days} {unit} on" if days_later > 0 else f"earlier coverage, {days} {unit} before"
+
+
+def editor_reason(linked: bool, colinking: float, popularity: float) -> str:
+    """What editors did with a pick: linked the two articles, linked both from elsewhere, or often link it."""
+    if linked:
+        return "editors link these two"
+    if colinking > 0:
+        return "editors pair these two"
+    if popularity >= np.log1p(3):
+        return "often picked by editors"
+    return ""
 
 
 def describe(terms: list[str], extra: Sequence[str] = ()) -> str:

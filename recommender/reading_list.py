@@ -3,9 +3,8 @@
 Both lists are built on the engine's one scoring path (``Engine.related`` and its index), honour
 editors' blocks, and fit a time budget from each article's reading time (``Article.reading_minutes``).
 
-* :func:`story_list` - the story's key articles, oldest first, the latest update marked; a
-  near-duplicate (a re-publication or an update of the same text) is superseded by its newest
-  version, which replaces it.
+* :func:`story_list` - the story's articles, oldest first, the latest marked; of several copies of
+  one text (a wire story and its reprints) only the original.
 * :func:`history_list` - stories related to what was read, never what was read (nor a near copy),
   chosen for relevance with diversity (MMR), then ordered freshest first.
 """
@@ -17,14 +16,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from recommender.ranking import Filters, maximal_marginal_relevance
+from recommender.ranking import Filters, collapse_near_duplicates, maximal_marginal_relevance
+from recommender.rowdots import block_dots
 
-STORY_THRESHOLD = 0.25
-"""Minimum cosine to the article for another article to belong to its story."""
+STORY_THRESHOLD = 0.5
+"""Minimum relatedness (cosine of the expanded vectors) to the article for another article to belong to
+its story; measured on news-events' hand-labelled events and the demo corpus's stories (docs/evaluation.md)."""
 STORY_CANDIDATES = 60
-SUPERSEDED_THRESHOLD = 0.8
-"""Cosine at which two articles count as versions of one text (an update, a wire copy): the newer supersedes.
-Looser than the engine's duplicate threshold: a reading list has no room for two versions of one report."""
 
 
 @dataclass(frozen=True)
@@ -95,40 +93,51 @@ def _published(engine, row: int) -> float:
     return -np.inf if np.isnan(value) else float(value)
 
 
-def story_list(engine, article_id: str, *, minutes: float | None = None, threshold: float = STORY_THRESHOLD,
-               superseded: float = SUPERSEDED_THRESHOLD) -> ReadingList:
-    """The developing story around ``article_id``: its key articles oldest first, the latest one marked."""
+def story_list(engine, article_id: str, *, minutes: float | None = None,
+               threshold: float = STORY_THRESHOLD) -> ReadingList:
+    """The developing story around ``article_id``: its articles oldest first, the latest one marked.
+
+    Members are the article and every article whose relatedness to it reaches ``threshold``; of
+    several copies of one text (the engine's duplicate test) only the original, the first
+    published, stays. In a budget the latest article comes first, then the closest to the article.
+    """
     row = _check(engine, article_id)
     index = engine.index
     blocked = _blocked(engine, article_id)
     mask = index.mask(language=index.languages[row] if engine.config.same_language else None,
                       exclude=[article_id, *blocked])
-    hits = index.search(index.matrix[row], STORY_CANDIDATES, mask)
-    found = hits.indices[0] >= 0
-    rows = [row] + [int(r) for r, s in zip(hits.indices[0][found], hits.scores[0][found]) if s >= threshold]
+    hits = index.search(index.expanded[row], STORY_CANDIDATES, mask)
+    found = (hits.indices[0] >= 0) & (hits.scores[0] >= threshold)
+    rows = [row] + hits.indices[0][found].tolist()
     score = {index.ids[row]: 1.0}
-    score.update((index.ids[int(r)], float(s)) for r, s in zip(hits.indices[0][found], hits.scores[0][found]))
-    # newest first, so that of two near-duplicates the newer one (the update) is the one kept
-    rows.sort(key=lambda r: (-_published(engine, r), r))
-    similarity = (index.matrix[rows] @ index.matrix[rows].T).toarray()
-    kept: list[int] = []
-    for position in range(len(rows)):
-        if all(similarity[position, other] < superseded for other in kept):
-            kept.append(position)
-    members = [index.ids[rows[p]] for p in kept]
-    latest = members[0]
+    score.update((index.ids[r], float(s)) for r, s in zip(hits.indices[0][found], hits.scores[0][found]))
+    rows.sort(key=lambda r: (_published(engine, r), r))  # oldest first: of several copies the original stays
+    kept = _originals(engine, rows)
+    members = [index.ids[r] for r in kept]
+    latest = members[-1]
     articles = engine.articles(members)
     reading = {i: articles[i].reading_minutes for i in members}
-    # in a budget: the latest update first, then the closest to the article
-    priority = [latest] + sorted(members[1:], key=lambda i: (-score[i], i))
+    priority = [latest] + sorted(members[:-1], key=lambda i: (-score[i], i))
     chosen = set(fit_budget(priority, reading, minutes))
-    in_time = [i for i in reversed(members) if i in chosen]
-    return ReadingList("story", _items(engine, in_time, score, latest=latest), minutes)
+    return ReadingList("story", _items(engine, [i for i in members if i in chosen], score, latest=latest), minutes)
+
+
+def _originals(engine, rows: Sequence[int]) -> list[int]:
+    """``rows`` (in priority order) without the copies of an earlier one (the engine's duplicate test)."""
+    if not engine.config.collapse_duplicates or not rows:
+        return list(rows)
+    rows = np.asarray(rows, dtype=np.int64)
+    copies = block_dots(engine.index.copies, rows)
+    return rows[collapse_near_duplicates(list(range(rows.size)), copies, engine.config.duplicate_threshold)].tolist()
 
 
 def history_list(engine, history: Sequence[str], *, minutes: float | None = None, k: int = 10,
-                 diversity: float = 0.3, per_article: int = 20, superseded: float = SUPERSEDED_THRESHOLD) -> ReadingList:
-    """What to read next after ``history`` (oldest read first): related, unread, varied, freshest first."""
+                 diversity: float = 0.3, per_article: int = 20) -> ReadingList:
+    """What to read next after ``history`` (oldest read first): related, unread, varied, freshest first.
+
+    Each read article's related list (:meth:`Engine.related`) adds its relatedness, the latest read
+    counting most; a copy of something read, or of a better candidate, never appears.
+    """
     if not history:
         raise ValueError("history needs at least one article id")
     if k < 1:
@@ -141,19 +150,15 @@ def history_list(engine, history: Sequence[str], *, minutes: float | None = None
         weight = 0.5 ** (len(read) - 1 - position)  # the latest read counts most
         for rec in engine.related(article_id, per_article, filters=Filters(exclude=frozenset(read))):
             pooled[rec.id] = pooled.get(rec.id, 0.0) + weight * rec.score
-    # never a near copy of something already read
-    ids = [i for i in pooled if i not in read]
-    if ids:
-        rows = [index.row_of[i] for i in ids]
-        copies = (index.matrix[rows] @ index.matrix[read_rows].T).toarray().max(axis=1)
-        ids = [i for i, c in zip(ids, copies) if c < superseded]
-    ids.sort(key=lambda i: (-pooled[i], i))
-    if not ids:
+    ids = sorted((i for i in pooled if i not in read), key=lambda i: (-pooled[i], i))
+    kept = _originals(engine, read_rows + [index.row_of[i] for i in ids])  # the read articles come first
+    rows = [r for r in kept if r not in set(read_rows)]
+    if not rows:
         return ReadingList("history", (), minutes)
-    rows = [index.row_of[i] for i in ids]
+    ids = [index.ids[r] for r in rows]
     relevance = np.asarray([pooled[i] for i in ids])
     relevance = relevance / relevance.max() if relevance.max() > 0 else relevance
-    similarity = (index.matrix[rows] @ index.matrix[rows].T).toarray()
+    similarity = block_dots(index.matrix, np.asarray(rows, dtype=np.int64))
     order = [ids[p] for p in maximal_marginal_relevance(relevance, similarity, len(ids), diversity)]
     articles = engine.articles(order)
     chosen = fit_budget(order, {i: articles[i].reading_minutes for i in order}, minutes)[:k]

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS related_lists (
     target_id TEXT NOT NULL,
     score REAL NOT NULL,
     reason TEXT NOT NULL,
+    editor_probability REAL,
     PRIMARY KEY (article_id, model_version, position)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -132,8 +133,15 @@ class Store:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as error:
             raise StoreError(f"cannot open store {self.path}: {error}") from None
+
+    def _migrate(self) -> None:
+        """Bring a store written by an older readalso up to this schema (columns added since)."""
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(related_lists)")}
+        if "editor_probability" not in columns:
+            self._db.execute("ALTER TABLE related_lists ADD COLUMN editor_probability REAL")
 
     def close(self) -> None:
         self._db.close()
@@ -352,8 +360,9 @@ class Store:
 
     # -- precomputed lists (written by batch scoring) ------------------------------------------
     def replace_related_lists(self, model_version: str,
-                              lists: Iterable[tuple[str, Iterable[tuple[str, float, str]]]]) -> int:
-        """Store ``(article_id, [(target_id, score, reason), ...])`` lists, best first, for one model version.
+                              lists: Iterable[tuple[str, Iterable[tuple[str, float, str, float | None]]]]) -> int:
+        """Store ``(article_id, [(target_id, score, reason, editor_probability), ...])`` lists, best first, for one
+        model version.
 
         Earlier lists of those articles (any version) are replaced; one transaction. Returns how many lists.
         """
@@ -362,17 +371,18 @@ class Store:
             for article_id, related in lists:
                 db.execute("DELETE FROM related_lists WHERE article_id = ?", (article_id,))
                 db.executemany(
-                    "INSERT INTO related_lists (article_id, model_version, position, target_id, score, reason) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(article_id, model_version, i, target, float(score), reason)
-                     for i, (target, score, reason) in enumerate(related)])
+                    "INSERT INTO related_lists (article_id, model_version, position, target_id, score, reason, "
+                    "editor_probability) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(article_id, model_version, i, target, float(score), reason, probability)
+                     for i, (target, score, reason, probability) in enumerate(related)])
                 count += 1
         return count
 
-    def precomputed(self, article_id: str, model_version: str, k: int) -> list[tuple[str, float, str]] | None:
+    def precomputed(self, article_id: str, model_version: str,
+                    k: int) -> list[tuple[str, float, str, float | None]] | None:
         """The first ``k`` of an article's precomputed list for that model version, or None if it holds fewer."""
         rows = self._db.execute(
-            "SELECT target_id, score, reason FROM related_lists WHERE article_id = ? AND model_version = ? "
+            "SELECT target_id, score, reason, editor_probability FROM related_lists WHERE article_id = ? AND model_version = ? "
             "ORDER BY position LIMIT ?", (article_id, model_version, k)).fetchall()
         return [tuple(row) for row in rows] if len(rows) == k else None
 

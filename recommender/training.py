@@ -110,7 +110,7 @@ def candidate_rows(index: ArticleIndex, graph: LinkGraph | None, query: Query, m
     least ``pool`` rows, when the caller already has one (the live path): its first ``pool`` are the same.
     """
     if cosine_top is None:
-        hits = index.search(query.vector, pool, mask)
+        hits = index.search(query.search_vector, pool, mask)
         rows = hits.indices[0][hits.indices[0] >= 0]
         scores = hits.scores[0][: rows.size].astype(np.float64)
     else:
@@ -121,7 +121,7 @@ def candidate_rows(index: ArticleIndex, graph: LinkGraph | None, query: Query, m
         rest[rows] = False
         more = prior_rows(graph, query.published, rest, extras)
         if more.size:
-            more_scores = row_dots(index.matrix, more, query.vector)
+            more_scores = row_dots(index.expanded, more, query.search_vector)
             rows, scores = np.concatenate([rows, more]), np.concatenate([scores, more_scores])
     return rows, scores
 
@@ -232,14 +232,26 @@ def query_of(index: ArticleIndex, fields: Mapping[str, sp.csr_matrix], links: sp
     return Query(vector=index.matrix[row], fields={"headline": fields["headline"][row], "body": fields["body"][row],
                                                   "links": links[row]},
                  published=float(index.published[row]), section=str(index.sections[row]), row=row, id=index.ids[row],
-                 site=str(index.sites[row]))
+                 site=str(index.sites[row]), expanded=index.expanded[row])
+
+
+def knowable(published: np.ndarray, row: int) -> np.ndarray:
+    """Rows that existed when ``row`` was published: published at or before it; where either date is
+    unknown, rows ingested before it (lower rows). What an editor of ``row`` could have linked to."""
+    published = np.asarray(published, dtype=np.float64)
+    earlier = np.arange(published.size) < row
+    if np.isnan(published[row]):
+        return earlier
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isnan(published), earlier, published <= published[row])
 
 
 def query_pairs(index, fields, view: View, row: int, positives: set[int], *, duplicate_threshold: float,
                 same_language: bool, pool: int, extras: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(rows, features, labels)`` for one query: the serving candidates plus every positive."""
+    """``(rows, features, labels)`` for one query: the serving candidates among the articles that existed
+    when it was published (:func:`knowable`), plus every positive among them."""
     query = query_of(index, fields, view.links, row)
-    mask = view.allowed & index.alive
+    mask = view.allowed & index.alive & knowable(index.published, row)
     if same_language:
         mask = mask & (index.languages == index.languages[row])
     mask[row] = False
@@ -248,7 +260,7 @@ def query_pairs(index, fields, view: View, row: int, positives: set[int], *, dup
     rows = np.concatenate([rows, np.asarray(missing, dtype=np.int64)]).astype(np.int64)
     X = pair_features(query, rows, matrix=index.matrix, fields={**fields, "links": view.links},
                       published=index.published, sections=index.sections, graph=view.graph,
-                      duplicate_threshold=duplicate_threshold, sites=index.sites)
+                      duplicate_threshold=duplicate_threshold, sites=index.sites, expanded=index.expanded)
     y = np.asarray([int(r in positives) for r in rows], dtype=np.int64)
     return rows, X, y
 
@@ -362,11 +374,11 @@ def train_link_model(articles: Sequence[Article], index: ArticleIndex, fields: M
     model.calibration_ = (a, b)
 
     def evaluate(weight: float | None) -> np.ndarray:
-        """Per validation query (RR, recall@5): plain cosine when weight is None, else the blend."""
+        """Per validation query (RR, recall@5): relatedness alone when weight is None, else the blend."""
         results = []
         for positives, rows, X, _, decision in validation:
-            cosine = X[:, FEATURES.index("cosine")]
-            score = cosine if weight is None else blend(cosine, sigmoid(a * decision + b), weight)
+            relatedness = X[:, FEATURES.index("relatedness")]
+            score = relatedness if weight is None else blend(relatedness, sigmoid(a * decision + b), weight)
             results.append(_ranked_metrics(rows[np.lexsort((rows, -score))], positives))
         return np.asarray(results)
 
@@ -405,5 +417,5 @@ def _platt(decisions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 
 __all__ = ["train_link_model", "rolling_splits", "time_split", "hide_links", "candidate_rows", "prior_rows", "link_triples",
-           "link_texts", "link_text_parts", "make_view", "own_links_hidden", "own_views", "query_pairs", "Split", "View", "MIN_LINKS",
+           "link_texts", "link_text_parts", "make_view", "own_links_hidden", "own_views", "query_pairs", "knowable", "Split", "View", "MIN_LINKS",
            "CANDIDATE_POOL"]

@@ -164,9 +164,11 @@ def article_full(article: Article) -> dict:
 
 
 def ranking_items(current: Snapshot, ranking) -> list[dict]:
-    """The ranked stories as the API shows them: ``article_summary``'s fields, score and reason."""
+    """The ranked stories as the API shows them: ``article_summary``'s fields, score (relatedness in [0, 1]),
+    editor_probability (the link model's, or null) and reason."""
     found = current.store.summaries(r.id for r in ranking)
-    return [{**found[r.id], "score": r.score, "reason": r.reason} for r in ranking if r.id in found]
+    return [{**found[r.id], "score": r.score, "editor_probability": r.editor_probability, "reason": r.reason}
+            for r in ranking if r.id in found]
 
 
 def cacheable(payload: dict):

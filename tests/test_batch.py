@@ -72,7 +72,8 @@ def live_lists(db, artifact, k=K):
     """What the live path ranks for every article."""
     with Store(db) as store:
         engine = Engine.load(artifact, WithoutLists(store))
-        return {i: [(r.id, r.score, r.reason) for r in engine.related(i, k)] for i in engine.index.ids}
+        return {i: [(r.id, r.score, r.reason, r.editor_probability) for r in engine.related(i, k)]
+                for i in engine.index.ids}
 
 
 def read_jsonl(path):
@@ -88,12 +89,13 @@ def test_batch_equals_live_ranking_for_every_article(model, tmp_path):
     assert report.articles == len(lines) == len(expected) == 150
     assert report.blocks == report.computed_blocks == 10 and report.reused_blocks == 0
     assert {line["id"]: [(r["id"], r["score"]) for r in line["related"]] for line in lines} == \
-        {i: [(t, s) for t, s, _ in ranking] for i, ranking in expected.items()}
+        {i: [(t, s) for t, s, _, _ in ranking] for i, ranking in expected.items()}
     with Store(db) as store:
         assert {i: store.precomputed(i, artifact.name, len(r)) for i, r in expected.items()} == expected
         assert store.related_list_counts() == {artifact.name: 150}
-    assert expected["a0020"][0][:2] == ("a0100", 1.0)  # the editor's pin, in the batch list too
-    assert "a0055" not in {t for t, _, _ in expected["a0030"]}
+    assert expected["a0020"][0][0] == "a0100"  # the editor's pin, in the batch list too
+    assert expected["a0020"][0][2] == "pinned by an editor"
+    assert "a0055" not in {t for t, _, _, _ in expected["a0030"]}
 
 
 @pytest.mark.slow
@@ -114,9 +116,8 @@ def test_jsonl_contract(model, tmp_path):
     for line in lines:
         assert set(line) == {"id", "related"}
         assert 0 < len(line["related"]) <= K
-        assert all(set(item) == {"id", "score"} for item in line["related"])
-        scores = [item["score"] for item in line["related"]]
-        assert scores == sorted(scores, reverse=True)
+        assert all(set(item) == {"id", "score", "reason", "editor_probability"} for item in line["related"])
+        assert all(0 <= item["score"] <= 1 for item in line["related"])
         assert line["id"] not in {item["id"] for item in line["related"]}
 
 
@@ -159,7 +160,7 @@ def test_since_and_ids_select_articles(model, tmp_path):
     lines = read_jsonl(tmp_path / "ids.jsonl")
     assert [line["id"] for line in lines] == ["a0003", "a0007"]
     expected = live_lists(db, artifact)
-    assert [(r["id"], r["score"]) for r in lines[1]["related"]] == [(t, s) for t, s, _ in expected["a0007"]]
+    assert [(r["id"], r["score"]) for r in lines[1]["related"]] == [(t, s) for t, s, _, _ in expected["a0007"]]
     with Store(db) as store:
         assert store.related_list_counts() == {artifact.name: 12}
     with pytest.raises(ValueError, match="unknown article id.*'nope'"):
@@ -170,7 +171,7 @@ def test_live_path_serves_precomputed_lists_only_when_filters_allow(model):
     db, artifact = model
     batch.run_batch(artifact, db=db, k=10, progress=False)
     with Store(db) as store:
-        store.replace_related_lists(artifact.name, [("a0010", [("a0099", 0.5, "from the table")] * 10)])
+        store.replace_related_lists(artifact.name, [("a0010", [("a0099", 0.5, "from the table", None)] * 10)])
     store, engine = open_engine(db)
     with store:
         assert engine.related("a0010", 4)[0].reason == "from the table"  # precomputed, first k of 10

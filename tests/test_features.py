@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.articles import Article, site_of
-from recommender.features import (FEATURES, LinkGraph, Query, age_days, cosines, log_count, near_duplicate, newer,
+from recommender.features import (FEATURES, LinkGraph, Query, age_days, cosines, log_count, near_duplicate,
                                   pair_features, recency, same_section, same_site)
 from recommender.index import ArticleIndex
 
@@ -31,12 +31,16 @@ def test_age_is_positive_for_older_candidates_and_nan_when_unknown():
     assert np.isnan(age[2])
 
 
-def test_recency_halves_every_half_life_either_way():
-    assert recency(np.array([0.0, 7.0, -14.0, np.nan])) == pytest.approx([1.0, 0.5, 0.25, 0.5])
+def test_recency_halves_every_half_life_either_way_and_is_unknown_without_a_date():
+    values = recency(np.array([0.0, 7.0, -14.0, np.nan]))
+    assert values[:3] == pytest.approx([1.0, 0.5, 0.25])
+    assert np.isnan(values[3])
 
 
-def test_newer_flags_only_later_candidates():
-    assert newer(np.array([3.0, 0.0, -0.25, -2.0, np.nan])).tolist() == [0, 0, 0, 1, 0]
+def test_no_feature_tells_a_later_candidate_from_an_earlier_one():
+    """Editors link only to what was already published; a later/earlier feature would learn that, not taste."""
+    assert "newer" not in FEATURES
+    assert recency(np.array([-3.0])) == pytest.approx(recency(np.array([3.0])))
 
 
 def test_same_section_needs_a_known_section():
@@ -47,8 +51,9 @@ def test_same_section_needs_a_known_section():
 
 def test_same_site_compares_publications_and_needs_both():
     sites = np.array(["aljazeera.com", "bbc.co.uk", ""], dtype=object)
-    assert same_site("aljazeera.com", sites).tolist() == [1, 0, 0]
-    assert same_site("", sites).tolist() == [0, 0, 0]
+    assert same_site("aljazeera.com", sites)[:2].tolist() == [1, 0]
+    assert np.isnan(same_site("aljazeera.com", sites)[2])  # unknown is not "another publication"
+    assert np.isnan(same_site("", sites)).all()
     assert [site_of(u) for u in ("https://www.AlJazeera.com/news/x?a=1", "http://abcnews.go.com:80/x", "", None)] == [
         "aljazeera.com", "abcnews.go.com", "", ""]
 
@@ -107,7 +112,8 @@ def test_pair_features_stack_the_columns_in_order(graph):
     assert row["cosine"] == pytest.approx(math.sqrt(0.5), abs=1e-6)
     assert row["link_query"] == pytest.approx(0.0)
     assert row["link_candidate"] == pytest.approx(0.0)  # candidate's link text is (0, 0, 1), query (1, 0, 0)
-    assert row["newer"] == 1.0 and row["recency"] == pytest.approx(0.5 ** (1 / 7))
+    assert row["relatedness"] == row["cosine"]  # no expanded rows given: the article vectors
+    assert row["recency"] == pytest.approx(0.5 ** (1 / 7))
     assert row["same_section"] == 1.0 and row["same_site"] == 0.0
     assert row["popularity"] == pytest.approx(math.log(4))
     assert row["colinking"] == pytest.approx(math.log(3))  # 0 and 1 link both 3 (the query row) and 2
@@ -115,4 +121,4 @@ def test_pair_features_stack_the_columns_in_order(graph):
     assert other["cosine"] == pytest.approx(0.0) and other["popularity"] == 0.0 and other["same_site"] == 1.0
     unknown = pair_features(query, np.array([4]), matrix=matrix, fields=fields, published=np.arange(5) * DAY,
                             sections=sections, graph=graph, duplicate_threshold=0.9)  # no sites known
-    assert dict(zip(FEATURES, unknown[0]))["same_site"] == 0.0
+    assert np.isnan(dict(zip(FEATURES, unknown[0]))["same_site"])

@@ -57,8 +57,7 @@ def test_engine_honours_pins_and_blocks(store):
     # batch scoring calls rerank with the query id: same list
     hits = engine.index.search(engine.index.vector("storm-1"), 30, engine.index.mask(exclude=["storm-1"]))
     rows = hits.indices[0][hits.indices[0] >= 0]
-    assert engine.rerank(engine.index.vector("storm-1"), rows, hits.scores[0][: rows.size], 2,
-                         query="storm-1") == ranking
+    assert engine.rerank(rows, hits.scores[0][: rows.size], 2, query="storm-1") == ranking
     # reading lists never show a blocked story
     assert "storm-2" not in [i.id for i in story_list(engine, "storm-1").items]
 

@@ -93,15 +93,21 @@ def test_too_few_links_leave_the_engine_at_plain_cosine(corpus):
 
 
 def test_model_learns_the_trending_pick_that_cosine_misses(tmp_path):
+    """Editors' taste gets the share of the list the newsroom gives it (``editor_mix``), and no more."""
     query = "s4-d59"
     articles = without_links_to(linked_corpus(), query, "hub-")
-    engine = Engine.from_articles(articles)
+    engine = Engine.from_articles(articles, EngineConfig(editor_mix=0.34))
     plain = Engine.from_articles(articles, EngineConfig(use_model=False))
     assert engine.model_active, engine.model.report_ if engine.model else "no model"
     report = engine.model.report_
     assert report["model"]["mrr"]["mean"] > report["cosine"]["mrr"]["mean"]
-    assert "hub-50" in [r.id for r in engine.related(query, 3)]
+    mixed = [r.id for r in engine.related(query, 3)]
+    assert "hub-50" in mixed and sum(i.startswith("hub-") for i in mixed) == 1  # one of three places
     assert "hub-50" not in [r.id for r in plain.related(query, 3)]
+    # the default: editors order what is related; anything else only fills in after it, by relatedness
+    related = [r.id for r in plain.related(query, 3)]
+    default = [r.id for r in Engine.from_articles(articles).related(query, 3)]
+    assert sorted(default[:len(related)]) == sorted(related) and "hub-50" not in default
     # the artifact keeps the model, memory-mapped and pickle-free, and ranks alike after loading
     path = engine.save(tmp_path / "model")
     loaded = Engine.load(path, engine.catalogue)
@@ -149,7 +155,7 @@ def test_batch_scoring_agrees_with_live_under_the_model():
     assert engine.model_active
     rows = np.arange(0, len(engine.index.ids), 5)
     for article_id, ranking in score_rows(engine, rows, 5):
-        assert [(t, s) for t, s, _ in ranking] == [(r.id, r.score) for r in engine.related(article_id, 5)]
+        assert [(t, s) for t, s, _, _ in ranking] == [(r.id, r.score) for r in engine.related(article_id, 5)]
 
 
 def test_a_query_sees_every_link_but_its_own_hidden_ones():

@@ -13,7 +13,7 @@ from recommender.engine import Engine
 from recommender.store import Store
 
 RELATED = "/v1/articles/storm-1/related"
-FIELDS = ["id", "headline", "url", "section", "published_at", "score", "reason"]
+FIELDS = ["id", "headline", "url", "section", "published_at", "score", "editor_probability", "reason"]
 
 
 def error_of(response, status: int, code: str | None = None, parameter: str | None = None) -> dict:

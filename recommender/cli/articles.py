@@ -135,7 +135,7 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
     rows = [{"id": r.id, "headline": articles[r.id].headline, "url": articles[r.id].url,
              "section": articles[r.id].section,
              "published_at": articles[r.id].published_at.isoformat() if articles[r.id].published_at else None,
-             "score": r.score, "reason": r.reason} for r in ranking]
+             "score": r.score, "editor_probability": r.editor_probability, "reason": r.reason} for r in ranking]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

@@ -36,7 +36,7 @@ from recommender.topk import all_pairs_top_k
 __all__ = [
     "DatasetMissing", "RetrievalTask", "SimilarityTask", "load_news_events", "load_distractors",
     "with_distractors", "with_duplicate_groups", "duplicate_groups", "load_news_readmore", "load_demo_links", "load_sts_headlines", "hold_out_links",
-    "link_folds", "news_readmore_articles", "demo_link_articles",
+    "link_folds", "news_readmore_articles", "demo_link_articles", "load_demo_stories", "STORY_ID",
 ]
 
 EVENT_GRADE, CATEGORY_GRADE = 2, 1
@@ -369,6 +369,27 @@ def load_demo_links(path: Path | str, *, fraction: float = 0.5, seed: int = 0) -
     """The demo corpus (:func:`demo_link_articles`), links held out."""
     articles, description = demo_link_articles(path)
     return hold_out_links(articles, fraction=fraction, seed=seed, name="demo-links", description=description)
+
+
+STORY_ID = re.compile(r"-\d+(-wire)?$")
+"""A demo article's id is its story's name, a number and ``-wire`` for a wire copy (``storm-ardent-02-wire``)."""
+
+
+def load_demo_stories(path: Path | str, *, min_story: int = 6) -> RetrievalTask:
+    """The reader's view on the demo corpus: every article of a story of at least ``min_story`` articles is a
+    query, the other articles of its story are relevant (grade 2). Links stay, so the link model is on."""
+    articles, _ = demo_link_articles(path)
+    story = {a.id: STORY_ID.sub("", a.id) for a in articles}
+    members: dict[str, list[str]] = {}
+    for article in articles:
+        members.setdefault(story[article.id], []).append(article.id)
+    relevance = {a.id: {o: EVENT_GRADE for o in members[story[a.id]] if o != a.id}
+                 for a in articles if len(members[story[a.id]]) >= min_story}
+    return RetrievalTask(
+        name="demo-stories",
+        description=(f"the reader's view: {len(relevance)} demo articles of stories with {min_story}+ articles; "
+                     "relevant = the article's own story; the editors' Read-also links stay (model on)"),
+        articles=tuple(articles), relevance=relevance, relevant_grade=EVENT_GRADE)
 
 
 def demo_link_articles(path: Path | str) -> tuple[list[Article], str]:

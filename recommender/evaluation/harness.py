@@ -21,16 +21,19 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from tqdm.auto import tqdm
 
 from recommender.articles import Article
+from recommender.engine import Engine
 from recommender.evaluation import metrics as m
 from recommender.evaluation.baselines import Ranker, article_text
 from recommender.evaluation.datasets import RetrievalTask, SimilarityTask
 from recommender.evaluation.stats import bootstrap_ci, paired_test
+from recommender.reading_list import history_list, story_list
 
 log = logging.getLogger(__name__)
 
 KS = (1, 3, 5, 10, 20)
 DEPTH = 100  # ranks retrieved per query; MAP and MRR are computed over these
 LIST_K = 10  # the list a reader sees: coverage, diversity, novelty, freshness
+READER_K = 5  # the "Read also" box: its same-story share (wire copies once) is the reader's view
 _SCORE_SAMPLE = 4000
 
 RETRIEVAL_HEADLINE = ("ndcg@10", "map", "p@5", "recall@10", "mrr", "hit@10", "ild@10", "novelty@10", "freshness@10")
@@ -97,7 +100,7 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
         fitted = time.perf_counter()
         per_query: dict[str, list] = {key: [] for key in _retrieval_keys(ks)}
         if task.groups:
-            per_query.update({f"ndcg@{LIST_K} stories": [], "map stories": []})
+            per_query.update({f"ndcg@{LIST_K} stories": [], "map stories": [], f"same-story@{READER_K}": []})
         lists, relevant_scores, other_scores, ages = [], [], [], []
         for query in _bar(queries, desc=f"{task.name} | {name}", total=len(queries), progress=progress):
             ranked = ranker.rank(query, k=depth)
@@ -116,6 +119,7 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
                 story_relevant = {g for g, grade in story_grades.items() if grade >= task.relevant_grade}
                 per_query[f"ndcg@{LIST_K} stories"].append(m.ndcg_at_k(story_ids, story_grades, LIST_K))
                 per_query["map stories"].append(m.average_precision(story_ids, story_relevant))
+                per_query[f"same-story@{READER_K}"].append(m.precision_at_k(story_ids, story_relevant, READER_K))
             shown = ids[:LIST_K]
             lists.append(shown)
             per_query[f"ild@{LIST_K}"].append(m.intra_list_diversity(vectors[[rows[i] for i in shown]]))
@@ -143,11 +147,56 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
             "scores_other": _sample(other_scores, _SCORE_SAMPLE, seed),
             "ages_days": _sample(ages, _SCORE_SAMPLE, seed),
         }
-    headline = _headline(ks) + ([f"ndcg@{LIST_K} stories", "map stories"] if task.groups else [])
+    stories = [f"ndcg@{LIST_K} stories", "map stories", f"same-story@{READER_K}"] if task.groups else []
+    headline = stories + _headline(ks)  # a story counts once: those figures lead
     return {"name": task.name, "kind": "retrieval", "description": task.description, "n_articles": len(articles),
             "n_queries": len(queries), "query_ids": queries, "ks": list(ks), "depth": depth, "list_k": LIST_K,
             "headline": headline, "systems": results, "reference": reference,
             "paired": _paired(results, reference, seed=seed, n_resamples=n_resamples)}
+
+
+def evaluate_reading_lists(task: RetrievalTask, *, k: int = READER_K, seed: int = 0, n_resamples: int = 1000,
+                           progress: bool = True) -> dict:
+    """The engine's reading lists against a task's stories (relevant = the query's story, wire copies grouped).
+
+    * story catch-up (:func:`~recommender.reading_list.story_list`) of every query: precision = share of
+      the listed articles (the query aside) from its story; recall = share of the story's other
+      stories-once (copy groups) listed.
+    * next read (:func:`~recommender.reading_list.history_list`, ``k``) after the two first-published
+      articles of every story with 3+: precision = share of the list from the story, over as many
+      places as the story's unread copy groups could fill; recall = share of those groups listed (at most k).
+    """
+    articles = list(task.articles)
+    engine = Engine.from_articles(articles)
+    group = (lambda i: task.groups.get(i, i)) if task.groups else (lambda i: i)
+    story = {q: {o for o, grade in task.relevance[q].items() if grade >= task.relevant_grade} | {q}
+             for q in task.query_ids}
+    catch_up = {"precision": [], "recall": []}
+    for query in _bar(task.query_ids, desc=f"{task.name} | story catch-up", total=len(task.query_ids),
+                      progress=progress):
+        listed = [item.id for item in story_list(engine, query).items if item.id != query]
+        others = {group(o) for o in story[query]} - {group(query)}
+        if not others:
+            continue
+        catch_up["precision"].append(float(np.mean([i in story[query] for i in listed])) if listed else 1.0)
+        catch_up["recall"].append(len({group(i) for i in listed if i in story[query]} - {group(query)}) / len(others))
+    next_read = {"precision": [], "recall": []}
+    for members in {frozenset(members) for members in story.values() if len(members) >= 3}:
+        history = sorted(members, key=lambda i: (engine.index.published[engine.index.row_of[i]], i))[:2]
+        listed = [item.id for item in history_list(engine, history, k=k).items]
+        unread = {group(o) for o in members} - {group(h) for h in history}
+        if not unread:
+            continue
+        found = {group(i) for i in listed if i in members} - {group(h) for h in history}
+        next_read["precision"].append(len(found) / min(len(listed), len(unread)) if listed else 0.0)
+        next_read["recall"].append(len(found) / min(k, len(unread)))
+    systems = {name: {"metrics": _summary(values, seed=seed, n_resamples=n_resamples), "per_query": values,
+                      "n_lists": len(values["precision"])}
+               for name, values in (("story catch-up", catch_up), (f"next read (k={k})", next_read))}
+    return {"name": f"{task.name} reading lists", "kind": "reading-lists",
+            "description": f"{task.description}; reading lists of the engine against the stories",
+            "n_articles": len(articles), "n_queries": len(catch_up["precision"]), "query_ids": [],
+            "headline": ["precision", "recall"], "systems": systems, "reference": None, "paired": {}}
 
 
 def pool_retrieval(results: list[dict], *, name: str, description: str, seed: int = 0,

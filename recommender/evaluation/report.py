@@ -93,7 +93,8 @@ def _markdown_table(rows: list[list[str]]) -> str:
 
 
 def _notes(task: dict) -> str:
-    count = {"retrieval": "queries", "impressions": "impressions", "similarity": "pairs"}[task["kind"]]
+    count = {"retrieval": "queries", "impressions": "impressions", "similarity": "pairs",
+             "reading-lists": "story catch-up lists"}[task["kind"]]
     note = f"{task['description']}. {task['n_queries']:,} {count}, {task['n_articles']:,} articles."
     if task["kind"] == "retrieval":
         note += (" Means over queries with 95% bootstrap intervals; MAP and MRR over the top "

@@ -21,7 +21,8 @@ from recommender.evaluation.stats import paired_test, significance_mark
 
 log = logging.getLogger(__name__)
 
-TASKS = ("news-events", "news-events+distractors", "news-readmore", "demo-links", "sts-headlines", "mind")
+TASKS = ("demo-stories", "news-events", "news-events+distractors", "reading-lists", "news-readmore", "demo-links",
+         "sts-headlines", "mind")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 DEFAULT_DEMO = REPO_ROOT / "data" / "demo" / "articles.jsonl"
@@ -84,9 +85,17 @@ def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", 
 
 
 def _run_task(name, data_dir, rankers, options, *, seed, max_distractors, demo_path, mind_dir) -> list[dict]:
+    if name == "demo-stories":
+        task = datasets.with_duplicate_groups(
+            datasets.load_demo_stories(Path(demo_path) if demo_path else DEFAULT_DEMO))
+        return [harness.evaluate_retrieval(task, rankers, **options)]
     if name == "news-events":
         task = datasets.with_duplicate_groups(datasets.load_news_events(data_dir))
         return [harness.evaluate_retrieval(task, rankers, **options)]
+    if name == "reading-lists":
+        task = datasets.with_duplicate_groups(datasets.load_news_events(data_dir))
+        return [harness.evaluate_reading_lists(task, seed=options["seed"], n_resamples=options["n_resamples"],
+                                               progress=options["progress"])]
     if name == "news-events+distractors":
         events = datasets.load_news_events(data_dir)
         distractors = datasets.load_distractors(data_dir, limit=max_distractors, seed=seed)

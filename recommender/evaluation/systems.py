@@ -9,11 +9,11 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from recommender.evaluation.baselines import (BM25MLTRanker, MostLinkedRanker, MostRecentRanker, PlainTfidfRanker,
-                                              RandomRanker, Ranked, Ranker)
+                                              RandomRanker, Ranked, Ranker, TunedTfidfRanker)
 
 __all__ = ["EngineRanker", "engine_signals", "default_systems", "BASELINES"]
 
-BASELINES = ("random", "most-recent", "most-linked", "tfidf", "bm25-mlt")
+BASELINES = ("random", "most-recent", "most-linked", "tfidf", "tfidf-tuned", "tfidf-tuned+expansion", "bm25-mlt")
 
 
 class EngineRanker(Ranker):
@@ -70,6 +70,7 @@ def default_systems(*, seed: int = 0, ablation: bool = True, engine: bool = True
             for signal in engine_signals():
                 name = f"engine-no-{signal}"
                 systems[name] = EngineRanker(config=EngineConfig().without(signal), name=name)
-    for ranker in (RandomRanker(seed=seed), MostRecentRanker(), MostLinkedRanker(), PlainTfidfRanker(), BM25MLTRanker()):
+    for ranker in (RandomRanker(seed=seed), MostRecentRanker(), MostLinkedRanker(), PlainTfidfRanker(),
+                   TunedTfidfRanker(), TunedTfidfRanker(expansion=5), BM25MLTRanker()):
         systems[ranker.name] = ranker
     return systems
