@@ -372,3 +372,47 @@ def test_csv_rows_get_their_read_also_cell(demo, tmp_path):
     assert suggest(engine, store, result.document, name="drafts.csv", k=3).document == result.document
     replaced = suggest(engine, store, source, name="drafts.csv", k=3, replace=True)
     assert "Old pick" not in replaced.document
+
+
+# -- properties: any draft, any block ---------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéß", min_size=1, max_size=9)
+SENTENCE = st.lists(WORD, min_size=3, max_size=14).map(lambda words: " ".join(words).capitalize() + ".")
+HEADLINE = st.lists(WORD, min_size=1, max_size=12).map(lambda words: " ".join(words).capitalize()) | st.sampled_from(
+    ["iPhone sales fall", "What next? The 4.6% question", "'Salt Harvest' & <b>friends</b>", "Rates: up again."])
+LINK_LISTS = st.lists(st.builds(ReadAlsoLink, HEADLINE, st.sampled_from([None, "https://news.example/a", "/b"])),
+                      min_size=1, max_size=6, unique_by=lambda link: link.headline.lower())
+
+
+@settings(max_examples=60, deadline=None)
+@given(paragraphs=st.lists(SENTENCE, min_size=1, max_size=8), links=LINK_LISTS, again=LINK_LISTS,
+       after=st.none() | st.integers(0, 10), spaced=st.booleans())
+def test_text_writer_round_trips_and_is_idempotent(paragraphs, links, again, after, spaced):
+    draft = ("\n\n" if spaced else "\n").join(paragraphs) + "\n"
+    out = text_writer.set_block(draft, links, after=after)
+    assert text_writer.set_block(out, links, after=after) == out
+    before = text_reader.parse(draft, location="a", default_id="d").article
+    read = text_reader.parse(out, location="b", default_id="d").article
+    assert read.with_links(()) == before
+    assert [link.headline for link in read.read_also] == [link.headline for link in links]
+    replaced = text_writer.set_block(out, again)                     # a new block where the old one stood
+    assert text_writer.set_block(draft, [], after=after) == draft.rstrip("\n") + "\n"
+    assert [link.headline for link in text_reader.parse(replaced, location="c", default_id="d").article.read_also] \
+        == [link.headline for link in again]
+
+
+@settings(max_examples=60, deadline=None)
+@given(paragraphs=st.lists(SENTENCE, min_size=1, max_size=8), links=LINK_LISTS,
+       after=st.none() | st.integers(0, 10), indent=st.sampled_from(["", "  ", "\t"]))
+def test_html_writer_round_trips_and_is_idempotent(paragraphs, links, after, indent):
+    page = ("<html><head><title>A draft</title><link rel='canonical' href='https://news.example/x/draft'></head>"
+            "<body><article>\n" + "".join(f"{indent}<p>{p}</p>\n" for p in paragraphs) + "</article></body></html>")
+    out = html_writer.set_block(page, links, after=after)
+    assert html_writer.set_block(out, links, after=after) == out
+    assert html_writer.set_block(out, [], after=after) == page
+    read = page_reader.parse(out, location="b", default_id="d").article
+    assert read.with_links(()) == page_reader.parse(page, location="a", default_id="d").article
+    expected = [(link.headline, html_writer.safe_url(link.url, "https://news.example/x/draft")) for link in links]
+    assert [(link.headline, link.url) for link in read.read_also] == expected
