@@ -41,7 +41,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
     Example:
       readalso ingest news.csv --map headline=title,body=text,published_at=date
       readalso ingest data/demo/feeds/newsroom.rss
-      readalso ingest pages/ --sitemap pages/sitemap.xml
+      readalso ingest data/demo/html --sitemap data/demo/html/sitemap.xml
     """
     try:
         fields = parse_mapping(mapping)

@@ -43,8 +43,8 @@ def suggest(obj: Context, draft, shape, k, after, replace, section, max_age_days
     \b
     Example:
       readalso suggest data/demo/drafts/storm-ardent-draft.txt
-      readalso suggest page.html --after 3 -k 4 -o page.html
-      curl -s https://cms.example/draft/42.json | readalso suggest --shape json -
+      readalso suggest data/demo/drafts/kestrel-draft.html --after 1 -k 3
+      sed -n 1p data/demo/articles.jsonl | readalso suggest --shape json -k 3 --replace -
     """
     from recommender.cli import open_engine
     from recommender.ranking import Filters
