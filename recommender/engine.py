@@ -362,16 +362,21 @@ class Engine:
         return None if found is None else [Recommendation(*row) for row in found]
 
     def related_to_text(self, headline: str, body: str = "", k: int = 10, *, filters: Filters | None = None,
-                        diversity: float = 0.0, language: str = "en", now: datetime | None = None) -> list[Recommendation]:
-        """Top-k related stories for text that is not stored (a draft, a pasted article)."""
+                        diversity: float = 0.0, language: str = "en", now: datetime | None = None,
+                        source_id: str | None = None) -> list[Recommendation]:
+        """Top-k related stories for text that is not stored (a draft, a pasted article).
+
+        ``source_id``: the draft's id, when it has one; the editors' pins and blocks of that id
+        apply as for a stored article, and the stored article of that id is never suggested.
+        """
         draft = Article(id="draft", headline=headline or body[:200] or "untitled", body=body, language=language)
         vector = self.vectorizer.transform([draft])
         moment = now or datetime.now(timezone.utc)
         query = Query(vector, {"headline": self.vectorizer.transform_text(draft.headline, draft.language),
                                "body": self.vectorizer.transform_text(body, draft.language)},
                       published=moment.timestamp(), section=(filters.section or "") if filters else "",
-                      expanded=self.expand_query(vector, draft.language))
-        return self._rank(query, draft.language, k, filters, diversity, now, exclude=())
+                      expanded=self.expand_query(vector, draft.language), id=source_id)
+        return self._rank(query, draft.language, k, filters, diversity, now, exclude=(source_id,) if source_id else ())
 
     def query(self, article_id: str) -> Query:
         """What the ranking knows about a stored article (pass it, or its id, to :meth:`rerank`)."""

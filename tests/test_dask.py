@@ -28,4 +28,4 @@ def test_dask_local_cluster_equals_local_run(model, tmp_path):  # noqa: F811
     lines = [json.loads(line) for line in (tmp_path / "dask.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [line["id"] for line in lines] == sorted(expected)
     assert {line["id"]: [(r["id"], r["score"]) for r in line["related"]] for line in lines} == \
-        {i: [(t, s) for t, s, _, _ in ranking] for i, ranking in expected.items()}
+        {i: [(t, s) for t, s, *_ in ranking] for i, ranking in expected.items()}

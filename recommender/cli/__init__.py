@@ -1,7 +1,7 @@
 """The ``readalso`` command line: thin wrappers around the library, one module per family of commands.
 
 ``articles`` (ingest, build, related, show, demo), ``editors`` (train, reading-list, pin, block),
-``operations`` (batch, serve, evaluate).
+``operations`` (batch, serve, evaluate), ``newsroom`` (suggest, sitemap).
 """
 
 from __future__ import annotations
@@ -80,4 +80,4 @@ def main() -> None:
     cli(prog_name="readalso")
 
 
-from recommender.cli import articles, editors, operations  # noqa: E402,F401  (registers the commands)
+from recommender.cli import articles, editors, newsroom, operations  # noqa: E402,F401  (registers the commands)

@@ -26,28 +26,41 @@ DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
 @click.option("--format", "format_", type=click.Choice(FORMATS), help="Force a reader instead of the file extension.")
 @click.option("--map", "mapping", default="", metavar="TARGET=SOURCE,...",
               help="Rename source fields, e.g. headline=title,body=text.")
+@click.option("--sitemap", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A (news) sitemap.xml: read only the saved pages it lists, with its URLs and dates.")
 @click.pass_obj
-def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: str):
-    """Load articles (JSON Lines, CSV, raw text, HTML; files or folders) into the store.
+def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: str, sitemap: Path | None = None):
+    """Load articles (JSON Lines, CSV, raw text, HTML, RSS/Atom feeds; files or folders) into the store.
 
     Idempotent: articles are matched by id, else by canonical URL. A bad record is
-    reported with its file:line and skipped; the others still load.
+    reported with its file:line (a feed item with its place, feed.rss[3]) and skipped;
+    the others still load. With --sitemap, saved pages are matched to the sitemap's
+    entries (canonical URL, file name, headline); pages it does not list are skipped.
 
     \b
     Example:
       readalso ingest news.csv --map headline=title,body=text,published_at=date
+      readalso ingest data/demo/feeds/newsroom.rss
+      readalso ingest data/demo/html --sitemap data/demo/html/sitemap.xml
     """
     try:
         fields = parse_mapping(mapping)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--map") from None
+    matcher = None
+    if sitemap is not None:
+        from recommender.readers.sitemap import SitemapMatcher, read_sitemap
+
+        entries, sitemap_problems = read_sitemap(sitemap)
+        matcher = SitemapMatcher(entries)
     counts = {"new": 0, "updated": 0, "unchanged": 0, "skipped": 0}
-    problems: list[Problem] = []
+    problems: list[Problem] = list(sitemap_problems) if matcher is not None else []
     with Store(obj.db) as store:
         for path in paths:
             if not path.exists():
                 raise click.ClickException(f"no such file or folder: {path}")
-            for item in tqdm(read_path(path, format=format_, mapping=fields), desc=f"ingest {path.name}",
+            items = read_path(path, format=format_, mapping=fields)
+            for item in tqdm(matcher.match(items) if matcher is not None else items, desc=f"ingest {path.name}",
                              unit=" articles", disable=None, file=sys.stderr):
                 if isinstance(item, Problem):
                     problems.append(item)
@@ -66,6 +79,9 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()) +
                f"; links: {links['resolved']} resolved, {links['unresolved']} unresolved" +
                (f"; {appended} added to the model" if appended else ""))
+    if matcher is not None:
+        click.echo(f"sitemap: {len(matcher.entries)} entries, {len(matcher.matched)} matched to saved pages, "
+                   f"{len(matcher.unmatched)} without one")
 
 
 EDITOR_MIX_HELP = ("Share of each list the link model may fill with stories below the relatedness floor "

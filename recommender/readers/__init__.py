@@ -20,15 +20,16 @@ from typing import Iterator
 
 from recommender.articles import Article
 
-__all__ = ["FORMATS", "Record", "Problem", "detect_format", "read_path", "parse_mapping"]
+__all__ = ["FORMATS", "Record", "Problem", "detect_format", "read_path", "parse_mapping", "xml_root"]
 
-FORMATS = ("jsonl", "csv", "text", "html")
+FORMATS = ("jsonl", "csv", "text", "html", "feed")
 
 _EXTENSIONS = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
     ".csv": "csv", ".tsv": "csv",
     ".txt": "text", ".md": "text",
     ".html": "html", ".htm": "html",
+    ".rss": "feed", ".atom": "feed", ".xml": "xml",  # .xml: a feed, or a sitemap (not articles)
 }
 
 
@@ -52,13 +53,31 @@ from .fields import parse_mapping  # noqa: E402  (after Record/Problem: the read
 
 
 def detect_format(path) -> str:
-    """The format of ``path`` from its extension; ``ValueError`` naming the file otherwise."""
+    """The format of ``path`` from its extension (for ``.xml``, from its root element: a feed's
+    ``rss``/``feed``/``RDF``); ``ValueError`` naming the file otherwise."""
     suffix = Path(path).suffix.lower()
     try:
-        return _EXTENSIONS[suffix]
+        format = _EXTENSIONS[suffix]
     except KeyError:
         known = ", ".join(sorted(_EXTENSIONS))
         raise ValueError(f"cannot tell the format of {str(path)!r} from its extension (known: {known})") from None
+    if format != "xml":
+        return format
+    root = xml_root(path)
+    if root in ("urlset", "sitemapindex"):
+        raise ValueError(f"{str(path)!r} is a sitemap: it lists pages and holds no articles; "
+                         "give it as 'ingest PAGES --sitemap FILE'")
+    if root not in ("rss", "feed", "RDF"):
+        raise ValueError(f"{str(path)!r} is XML but not an RSS or Atom feed (root element {root!r})")
+    return "feed"
+
+
+def xml_root(path) -> str | None:
+    """The local name of the root element of an XML file (``rss``, ``feed``, ``urlset``, ...)."""
+    from .xmlsafe import root_name
+
+    with open(path, "rb") as handle:
+        return root_name(handle.read(8192))
 
 
 def read_path(path, *, format: str | None = None, mapping: dict[str, str] | None = None) -> Iterator[Record | Problem]:
@@ -80,7 +99,14 @@ def read_path(path, *, format: str | None = None, mapping: dict[str, str] | None
             files += [Path(root) / name for name in names
                       if not name.startswith(".") and Path(name).suffix.lower() in _EXTENSIONS]
         for file in sorted(files):
-            yield from _read_file(file, format or detect_format(file), mapping)
+            if format is None and file.suffix.lower() == ".xml" and xml_root(file) in ("urlset", "sitemapindex"):
+                continue  # a sitemap beside the pages it lists: not an article file
+            try:
+                file_format = format or detect_format(file)
+            except ValueError as error:
+                yield Problem(str(file), str(error))
+                continue
+            yield from _read_file(file, file_format, mapping)
     elif path.exists():
         yield from _read_file(path, format or detect_format(path), mapping)
     else:
@@ -88,9 +114,9 @@ def read_path(path, *, format: str | None = None, mapping: dict[str, str] | None
 
 
 def _read_file(path: Path, format: str, mapping: dict[str, str]) -> Iterator[Record | Problem]:
-    from . import jsonl, page, tabular, text
+    from . import feed, jsonl, page, tabular, text
 
-    reader = {"jsonl": jsonl.read, "csv": tabular.read, "text": text.read, "html": page.read}[format]
+    reader = {"jsonl": jsonl.read, "csv": tabular.read, "text": text.read, "html": page.read, "feed": feed.read}[format]
     try:
         yield from reader(path, mapping)
     except OSError as error:

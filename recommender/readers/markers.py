@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 from recommender.articles import ReadAlsoLink
 
-__all__ = ["Extracted", "extract", "split_headline", "strip_boilerplate"]
+__all__ = ["Block", "Extracted", "extract", "find_blocks", "split_headline", "strip_boilerplate"]
 
 _LABEL = (
     r"(?:read\s+also|read\s+more|also\s+read|see\s+also|more\s+on\s+this(?:\s+story)?"
@@ -81,26 +81,11 @@ def extract(text: str) -> Extracted:
     kept: list[str] = []
     i = 0
     while i < len(lines):
-        if _BLOCK_LABEL.match(lines[i]):
-            j, items = i + 1, []
-            while j < len(lines):
-                bullet = _BULLET.match(lines[j])
-                if bullet:
-                    items.append(bullet.group(1))
-                elif lines[j].strip() and items:
-                    break
-                elif lines[j].strip():
-                    break
-                j += 1
-            if not items:  # "Read more:" over plain headline lines (no bullets)
-                j = i + 1
-                while j < len(lines) and len(items) < 10 and _looks_like_headline_line(lines[j]):
-                    items.append(lines[j].strip())
-                    j += 1
-            if items:
-                links += [ReadAlsoLink(headline) for headline in items]
-                i = j
-                continue
+        block = _block_at(lines, i)
+        if block is not None:
+            links += [ReadAlsoLink(headline) for headline in block.items]
+            i = block.end
+            continue
         line, found = _extract_inline(lines[i])
         links += found
         if (line.strip() or (kept and kept[-1].strip())) and not (found and not line.strip()):
@@ -108,6 +93,49 @@ def extract(text: str) -> Extracted:
         i += 1
     body = strip_boilerplate("\n".join(kept).strip())
     return Extracted(body, tuple(links))
+
+
+class Block(NamedTuple):
+    """A Read-also block in a list of lines: ``lines[start:end]``, its label line and item headlines."""
+
+    start: int
+    end: int
+    label: str
+    items: tuple[str, ...]
+
+
+def find_blocks(lines: list[str]) -> list[Block]:
+    """The Read-also blocks among ``lines`` (paragraphs), as :func:`extract` finds them."""
+    blocks, i = [], 0
+    while i < len(lines):
+        block = _block_at(lines, i)
+        if block is None:
+            i += 1
+        else:
+            blocks.append(block)
+            i = block.end
+    return blocks
+
+
+def _block_at(lines: list[str], i: int) -> Block | None:
+    """The block whose label is ``lines[i]``: bulleted items (blank lines allowed between), else
+    up to ten plain headline lines; None when ``lines[i]`` is no label or nothing follows it."""
+    if not _BLOCK_LABEL.match(lines[i]):
+        return None
+    j, items = i + 1, []
+    while j < len(lines):
+        bullet = _BULLET.match(lines[j])
+        if bullet:
+            items.append(bullet.group(1))
+        elif lines[j].strip():
+            break
+        j += 1
+    if not items:  # "Read more:" over plain headline lines (no bullets)
+        j = i + 1
+        while j < len(lines) and len(items) < 10 and _looks_like_headline_line(lines[j]):
+            items.append(lines[j].strip())
+            j += 1
+    return Block(i, j, lines[i], tuple(items)) if items else None
 
 
 def _looks_like_headline_line(line: str) -> bool:

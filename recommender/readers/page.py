@@ -31,6 +31,7 @@ from .source import read_text
 _BLOCK_CLASS = re.compile(r"read-?also|related|read-?more|see-?also|more-?on|also-?read", re.I)
 _HEADINGS = ("h2", "h3", "h4", "h5", "h6", "strong", "b", "p", "div", "span")
 _OUTSIDE = ("nav", "header", "footer", "aside", "form", "menu")
+_NOT_TEXT = ("script", "style", "noscript", "template", "svg", "iframe")
 _SPACE = re.compile(r"\s+")
 
 
@@ -84,9 +85,13 @@ def _read_also_blocks(soup: BeautifulSoup) -> list[Tag]:
 
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
-    location = str(path)
-    soup = BeautifulSoup(read_text(path), "html.parser")
-    for tag in soup.find_all(("script", "style", "noscript", "template", "svg", "iframe")):
+    yield parse(read_text(path), location=str(path), default_id=path.stem)
+
+
+def parse(html: str, *, location: str, default_id: str) -> Record | Problem:
+    """One article from a page's HTML; its id is ``default_id`` when the page has no canonical URL."""
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup.find_all(_NOT_TEXT):
         tag.decompose()
     url = _canonical(soup)
     base = url or ""
@@ -104,24 +109,42 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
     language = html_tag.get("lang") if isinstance(html_tag, Tag) else None
     if not isinstance(language, str) or not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*", language.strip()):
         language = None
+    body, links = body_and_links(soup, base)
+    if not headline:
+        return Problem(location, "no headline: no og:title, <h1> or <title>")
+    raw = {"id": None if url else default_id, "headline": headline, "body": body, "url": url,
+           "published_at": published, "section": _meta(soup, "article:section"),
+           "language": language, "read_also": links}
+    try:
+        return Record(location, build_article(raw))
+    except (ArticleError, ValueError) as error:
+        return Problem(location, str(error))
+
+
+def body_and_links(soup: BeautifulSoup, base: str) -> tuple[str, list[dict]]:
+    """The body text (one paragraph a line) and the Read-also links of parsed HTML, a page or a
+    fragment (a feed item's content). Script, style and the Read-also blocks are taken out of ``soup``."""
+    for tag in soup.find_all(_NOT_TEXT):
+        tag.decompose()
     links: list[dict] = []
     for block in _read_also_blocks(soup):
         if block.name not in _HEADINGS or block.find("a"):
             links += _links_in(block, base)
         block.decompose()
+    body = "\n".join(_text(p) for p in body_paragraphs(soup))
+    return body, links
+
+
+def body_paragraphs(soup: BeautifulSoup) -> list[Tag]:
+    """The ``<p>`` the body is made of: those of ``<article>`` (else of the whole page) outside nav,
+    header, footer, aside, form and script-like tags, with text in them."""
     container = soup.find("article")
     if container is None or not container.find("p"):
         container = soup
-    paragraphs = [_text(p) for p in container.find_all("p")
-                  if not any(parent.name in _OUTSIDE for parent in p.parents)]
-    body = "\n".join(p for p in paragraphs if p)
-    if not headline:
-        yield Problem(location, "no headline: no og:title, <h1> or <title>")
-        return
-    raw = {"id": None if url else path.stem, "headline": headline, "body": body, "url": url,
-           "published_at": published, "section": _meta(soup, "article:section"),
-           "language": language, "read_also": links}
-    try:
-        yield Record(location, build_article(raw))
-    except (ArticleError, ValueError) as error:
-        yield Problem(location, str(error))
+    return [p for p in container.find_all("p")
+            if _text(p) and not any(parent.name in _OUTSIDE + _NOT_TEXT for parent in p.parents)]
+
+
+def read_also_blocks(soup: BeautifulSoup) -> list[Tag]:
+    """The tags that make up the page's Read-also blocks (as the reader finds them)."""
+    return _read_also_blocks(soup)
