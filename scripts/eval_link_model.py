@@ -174,7 +174,7 @@ def curve(names, folds: int, seed: int, plot: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    grid = [(floor, mix) for mix in (0.0, 0.2, 0.4) for floor in (0.0, 0.5, 0.7, 0.9)]
+    grid = [(floor, mix) for mix in (0.0, 0.2) for floor in (0.0, 0.5, 0.7, 0.9)]
     points = []
     print("floor  mix   demo same-story@5  " + "  ".join(f"{n} MRR (model / no model)" for n in names))
     for floor, mix in grid:
