@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -9,16 +10,18 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from recommender.articles import ArticleError
+from recommender.articles import ArticleError, canonical_url
 from recommender.cli import Context, cli, model_root, open_engine, refresh_model
-from recommender.engine import Engine
 from recommender.links import resolve_store
-from recommender.ranking import Filters
 from recommender.readers import FORMATS, Problem, parse_mapping, read_path
+from recommender.readers.fields import unique_slug_id
 from recommender.readers.text import parse as parse_text
 from recommender.store import Store
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
+
+
+SHOWN_IDS = 20  # ids per status in the text summary; --json lists them all
 
 
 @cli.command()
@@ -26,22 +29,26 @@ DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
 @click.option("--format", "format_", type=click.Choice(FORMATS), help="Force a reader instead of the file extension.")
 @click.option("--map", "mapping", default="", metavar="TARGET=SOURCE,...",
               help="Rename source fields, e.g. headline=title,body=text.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as JSON: counts, the ids new/updated/unchanged, skipped records, links.")
 @click.pass_obj
-def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: str):
+def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: str, as_json: bool = False):
     """Load articles (JSON Lines, CSV, raw text, HTML; files or folders) into the store.
 
     Idempotent: articles are matched by id, else by canonical URL. A bad record is
-    reported with its file:line and skipped; the others still load.
+    reported with its file:line and skipped; the others still load. The summary names
+    the ids created and updated (all of them with --json).
 
     \b
     Example:
-      readalso ingest news.csv --map headline=title,body=text,published_at=date
+      readalso ingest data/examples/wire.csv --map id=story_id,headline=title,body=text,published_at=date
+      readalso ingest data/demo/html --json
     """
     try:
         fields = parse_mapping(mapping)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--map") from None
-    counts = {"new": 0, "updated": 0, "unchanged": 0, "skipped": 0}
+    ids: dict[str, list[str]] = {"new": [], "updated": [], "unchanged": []}
     problems: list[Problem] = []
     with Store(obj.db) as store:
         for path in paths:
@@ -53,19 +60,39 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
                     problems.append(item)
                     continue
                 try:
-                    status, _ = store.upsert(item.article)
+                    article = _distinct_slug_id(store, item.article) if item.id_from_url else item.article
+                    status, article_id = store.upsert(article)
                 except (ArticleError, ValueError) as error:
                     problems.append(Problem(item.location, str(error)))
                     continue
-                counts[status] += 1
-        counts["skipped"] = len(problems)
+                ids[status].append(article_id)
         links = resolve_store(store)
         appended = refresh_model(obj.db, store)
+    counts = {**{status: len(found) for status, found in ids.items()}, "skipped": len(problems)}
+    if as_json:
+        click.echo(json.dumps({"counts": counts, **ids,
+                               "skipped": [{"location": p.location, "reason": p.reason} for p in problems],
+                               "links": {"resolved": links["resolved"], "unresolved": links["unresolved"]},
+                               "added_to_model": appended}, indent=2, ensure_ascii=False))
+        return
     for problem in problems:
         click.echo(f"skipped {problem.location}: {problem.reason}", err=True)
+    for status in ("new", "updated"):
+        if ids[status]:
+            shown = ", ".join(ids[status][:SHOWN_IDS])
+            more = len(ids[status]) - SHOWN_IDS
+            click.echo(f"{status}: {shown}" + (f" ... and {more} more (--json lists all)" if more > 0 else ""))
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()) +
                f"; links: {links['resolved']} resolved, {links['unresolved']} unresolved" +
                (f"; {appended} added to the model" if appended else ""))
+
+
+def _distinct_slug_id(store: Store, article):
+    """An id a reader made from a URL slug, unless another URL's article already holds it."""
+    holder = store.summaries([article.id]).get(article.id)
+    if holder is None or canonical_url(holder["url"]) == article.canonical_url:
+        return article
+    return dataclasses.replace(article, id=unique_slug_id(article.id, article.url))
 
 
 @cli.command()
@@ -75,6 +102,8 @@ def build(obj: Context):
 
     With enough resolved Read-also links the link model is learned too (as 'readalso train' does).
     """
+    from recommender.engine import Engine
+
     with Store(obj.db, create=False) as store:
         resolve_store(store)
         engine = Engine.build(store)
@@ -103,6 +132,8 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
     """
     if bool(article_id) == bool(text_file):
         raise click.UsageError("give either an ARTICLE_ID or --text FILE")
+    from recommender.ranking import Filters
+
     filters = Filters(section=section, max_age_days=max_age_days, exclude=frozenset(exclude))
     store, engine = open_engine(obj.db)
     with store:
@@ -158,6 +189,47 @@ def show(obj: Context, article_id: str, as_json: bool):
         click.echo(f"  read also: {link['headline']} {target}")
 
 
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+@cli.command("list")
+@click.option("--section", help="Only articles of this section.")
+@click.option("--since", type=click.DateTime(DATE_FORMATS), help="Only articles published on or after this time (UTC).")
+@click.option("--until", type=click.DateTime(DATE_FORMATS),
+              help="Only articles published on or before this time (UTC; a date alone means the whole day).")
+@click.option("--has-links/--no-links", "has_links", default=None,
+              help="Only articles that carry Read-also links (or only those that carry none).")
+@click.option("-n", "--limit", type=click.IntRange(1, None), help="At most this many (oldest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def list_articles(obj: Context, section, since, until, has_links, limit, as_json):
+    """List stored articles, oldest first: id, date, section, Read-also links carried and received, headline.
+
+    \b
+    Example:
+      readalso list --section climate
+      readalso list --since 2026-11-01 --until 2026-11-10 --has-links --json
+    """
+    if until is not None and (until.hour, until.minute, until.second) == (0, 0, 0):
+        until = until.replace(hour=23, minute=59, second=59, microsecond=999999)
+    with Store(obj.db, create=False) as store:
+        rows = store.listing(section=section, since=since, until=until, has_links=has_links, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no articles match")
+        return
+    width = max(len("id"), *(len(row["id"]) for row in rows))
+    # links: Read-also items this article carries (resolved/all); in: links from other articles to it
+    click.echo(f"{'id':<{width}}  {'published':<10}  {'section':<11}  {'links':>5}  {'in':>3}  headline")
+    for row in rows:
+        links = f"{row['resolved']}/{row['links']}" if row["links"] else "-"
+        click.echo(f"{row['id']:<{width}}  {(row['published_at'] or '-')[:10]:<10}  {(row['section'] or '-'):<11}"
+                   f"  {links:>5}  {row['inbound'] or '-':>3}  {row['headline']}")
+    click.echo(f"{len(rows)} articles")
+
+
 @cli.command()
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEMO_CORPUS,
               show_default=True, help="Demo corpus folder.")
@@ -168,7 +240,7 @@ def demo(ctx: click.Context, corpus: Path, k: int):
     sources = [p for p in (corpus / "text", corpus / "html") if p.exists()]
     if not sources:
         raise click.ClickException(f"no demo articles under {corpus}")
-    ctx.invoke(ingest, paths=tuple(sources), format_=None, mapping="")
+    ctx.invoke(ingest, paths=tuple(sources), format_=None, mapping="", as_json=False)
     ctx.invoke(build)
     store, engine = open_engine(ctx.obj.db)
     with store:

@@ -7,7 +7,6 @@ import json
 import click
 
 from recommender.cli import Context, cli, model_root, open_engine
-from recommender.engine import Engine
 from recommender.links import resolve_store
 from recommender.store import Store
 
@@ -32,7 +31,7 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
     Example:
       readalso train --json
     """
-    from recommender.engine import EngineConfig
+    from recommender.engine import Engine, EngineConfig
 
     with Store(obj.db, create=False) as store:
         resolve_store(store)

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import click
 
-from recommender import artifacts
 from recommender.cli import Context, cli, model_root, refresh_model
-from recommender.evaluation import TASKS
-from recommender.evaluation import compare as compare_results
-from recommender.evaluation import run as run_evaluation
 from recommender.store import Store
+
+
+class _TasksOption(click.Option):
+    """``--tasks``: its help names the evaluation tasks, looked up only when help is shown
+    (the evaluation package imports the whole engine)."""
+
+    def get_help_record(self, ctx):
+        from recommender.evaluation import TASKS
+
+        self.help = "Ground truth to run (repeatable; default all): " + ", ".join(TASKS) + "."
+        return super().get_help_record(ctx)
 
 
 @cli.command()
@@ -48,7 +55,9 @@ def batch(obj: Context, k, out, since, ids_file, jobs, dask, block_rows, work_di
       readalso batch -k 10 --out related.jsonl --jobs 2
       readalso batch --since 2024-06-01 --dask tcp://scheduler:8786
     """
+    from recommender import artifacts
     from recommender.batch import run_batch
+
     ids = None
     if ids_file is not None:
         ids = list(dict.fromkeys(line.strip() for line in ids_file if line.strip()))
@@ -102,8 +111,8 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access
               help="Folder of the public data sets (default: ../shared/data beside the repo).")
 @click.option("--output-dir", default="reports", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--stem", default="evaluation", show_default=True, help="File name stem of the reports.")
-@click.option("--tasks", "task_names", multiple=True, metavar="TASK",
-              help="Ground truth to run (repeatable; default all): " + ", ".join(TASKS) + ".")
+@click.option("--tasks", "task_names", multiple=True, metavar="TASK", cls=_TasksOption,
+              help="Ground truth to run (repeatable; default all).")
 @click.option("--systems", "system_names", multiple=True, metavar="SYSTEM",
               help="System to run (repeatable; default the engine, its ablations and every baseline).")
 @click.option("--no-ablation", is_flag=True, help="Skip the engine-no-<signal> variants.")
@@ -131,6 +140,9 @@ def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, 
       readalso evaluate --tasks news-events --systems engine --systems tfidf
       readalso evaluate --compare reports/before.json reports/after.json
     """
+    from recommender.evaluation import compare as compare_results
+    from recommender.evaluation import run as run_evaluation
+
     if compared:
         click.echo(compare_results(*compared, seed=seed, n_resamples=resamples)["text"])
         return
