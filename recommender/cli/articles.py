@@ -41,8 +41,9 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
 
     \b
     Example:
-      readalso ingest data/examples/wire.csv --map id=story_id,headline=title,body=text,published_at=date
       readalso ingest data/demo/html --json
+      readalso ingest data/examples/wire.csv \\
+        --map id=article_id,headline=title,body=text,published_at=publish_date,url=article_source_link
     """
     try:
         fields = parse_mapping(mapping)
@@ -128,6 +129,7 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
     \b
     Example:
       readalso related storm-ardent-01 -k 5 --json
+      readalso related --text data/examples/draft.txt --section climate
       echo "Flood barriers fail in the delta" | readalso related --text -
     """
     if bool(article_id) == bool(text_file):

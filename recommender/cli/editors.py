@@ -73,7 +73,7 @@ def reading_list(obj: Context, story_id, history, more_history, minutes, k, as_j
     \b
     Example:
       readalso reading-list --story storm-ardent-02 --minutes 10
-      readalso reading-list --history storm-ardent-01 vote-harbour-02 --json
+      readalso reading-list --history storm-ardent-01 rates-02 --json
     """
     from recommender.reading_list import history_list, story_list
 
@@ -128,7 +128,8 @@ cli.command("block", help="""Never show story TARGET in article SOURCE's lists (
 
 \b
 Example:
-  readalso block storm-ardent-02 chips-veltrix-01
+  readalso block storm-ardent-02 rovers-03
+  readalso block storm-ardent-02 rovers-03 --remove
 """)(_feedback_command("block"))
 
 

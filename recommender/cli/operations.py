@@ -48,12 +48,13 @@ def batch(obj: Context, k, out, since, ids_file, jobs, dask, block_rows, work_di
     Memory: peak ~ S + J * (S + min(B, 256 MiB / 4N) * 4N + 12 B C) bytes, with
     S = 8 nnz + 8 N (the model's matrix, memory-mapped and shared), N articles, nnz stored
     terms, J jobs, B rows per block, C = 4k + 10 candidates. 1M articles, J = 2: ~5 GB.
-    Dask workers load the model from the same paths: run them where those paths exist.
+    Dask workers load the model from the same paths: run them where those paths exist
+    (--dask local, or --dask tcp://scheduler:8786 for a running cluster; pip install 'readalso[dask]').
 
     \b
     Example:
       readalso batch -k 10 --out related.jsonl --jobs 2
-      readalso batch --since 2024-06-01 --dask tcp://scheduler:8786
+      readalso batch --since 2026-11-01
     """
     from recommender import artifacts
     from recommender.batch import run_batch
@@ -90,7 +91,7 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access
     \b
     Example:
       readalso demo && READALSO_API_TOKEN=secret readalso serve --port 8000 --workers 4
-      open http://127.0.0.1:8000/demo
+      curl -s http://127.0.0.1:8000/readyz
     """
     from service.server import (  # Flask and gunicorn only when serving
         serve as run_gunicorn,
@@ -132,12 +133,14 @@ def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, 
     """Rank every ground truth found with the engine and every baseline; write JSON, Markdown and HTML reports.
 
     Ground truths: event clusters (also among distractors), held-out editor links, headline
-    similarity, MIND click logs. Every metric has a 95% bootstrap interval and a paired test
-    against the engine.
+    similarity, MIND click logs; all but demo-links (the demo corpus's own editor links) read
+    the public data sets in --data-dir. Every metric has a 95% bootstrap interval and a paired
+    test against the engine. --compare tells what a change did: run once before it, once after.
 
     \b
     Example:
-      readalso evaluate --tasks news-events --systems engine --systems tfidf
+      readalso evaluate --tasks demo-links --systems engine --systems tfidf --stem before
+      readalso evaluate --tasks demo-links --systems engine --systems tfidf --stem after
       readalso evaluate --compare reports/before.json reports/after.json
     """
     from recommender.evaluation import compare as compare_results
