@@ -102,6 +102,10 @@ def build(obj: Context):
     """Fit the TF-IDF model and index from every stored article and save a new artifact version.
 
     With enough resolved Read-also links the link model is learned too (as 'readalso train' does).
+
+    \b
+    Example:
+      readalso ingest data/demo/text && readalso build
     """
     from recommender.engine import Engine
 
@@ -168,7 +172,13 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: Context, article_id: str, as_json: bool):
-    """Show a stored article as the engine sees it: fields, body and its resolved Read-also links."""
+    """Show a stored article as the engine sees it: fields, body and its resolved Read-also links.
+
+    \b
+    Example:
+      readalso show kestrel-05
+      readalso show storm-ardent-03 --json
+    """
     with Store(obj.db, create=False) as store:
         article = store.get(article_id)
     if article is None:
@@ -238,7 +248,12 @@ def list_articles(obj: Context, section, since, until, has_links, limit, as_json
 @click.option("-k", default=4, show_default=True, type=click.IntRange(1, 20))
 @click.pass_context
 def demo(ctx: click.Context, corpus: Path, k: int):
-    """Ingest the demo corpus, build the model and print related stories for a few articles."""
+    """Ingest the demo corpus, build the model and print related stories for a few articles.
+
+    \b
+    Example:
+      readalso demo -k 3
+    """
     sources = [p for p in (corpus / "text", corpus / "html") if p.exists()]
     if not sources:
         raise click.ClickException(f"no demo articles under {corpus}")

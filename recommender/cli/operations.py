@@ -90,8 +90,8 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access
 
     \b
     Example:
-      readalso demo && READALSO_API_TOKEN=secret readalso serve --port 8000 --workers 4
-      curl -s http://127.0.0.1:8000/readyz
+      readalso demo && READALSO_API_TOKEN=secret readalso serve --port 8001 --workers 4
+      curl -s http://127.0.0.1:8001/readyz
     """
     from service.server import (  # Flask and gunicorn only when serving
         serve as run_gunicorn,
