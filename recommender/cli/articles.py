@@ -19,8 +19,6 @@ from recommender.readers.text import parse as parse_text
 from recommender.store import Store
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
-
-
 SHOWN_IDS = 20  # ids per status in the text summary; --json lists them all
 
 
