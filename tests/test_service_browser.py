@@ -185,3 +185,31 @@ def test_demo_site_shows_paragraphs_and_its_widget_opens_demo_pages(demo_server,
     assert page.locator("article p").count() >= 2  # the story it opened has its paragraphs too
     page.wait_for_timeout(300)  # let the favicon request of the second page finish
     assert failed == [] and page.errors == []  # no 404 (favicon included), no console error
+
+
+def test_widget_label_count_and_theme_come_from_the_embed(demo_server, browser_page):
+    page = browser_page
+
+    def themed(route):  # the publisher's embed with a label, a count, the dark theme and colours of its own
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace(
+            'data-readalso-k="5"',
+            'data-readalso-k="3" data-readalso-title="More on this story" data-readalso-theme="dark" '
+            'style="--readalso-accent: rgb(0, 102, 170); --readalso-link: rgb(240, 240, 240)"'))
+
+    page.route(re.compile(r".*/demo/measles-04$"), themed)
+    page.goto(f"{demo_server.url}/demo/measles-04")
+    page.locator("[data-readalso-article]").scroll_into_view_if_needed()
+    page.wait_for_selector("[data-readalso-state='rendered'] .readalso__link", timeout=10_000)
+    assert page.locator(".readalso h2").text_content() == "More on this story"
+    assert page.locator(".readalso__link").count() == 3
+    box = page.locator("section.readalso")
+    assert "readalso--dark" in box.get_attribute("class")
+    style = box.evaluate("el => { const s = getComputedStyle(el); return [s.backgroundColor, s.borderTopColor]; }")
+    assert style[0] == "rgb(27, 27, 29)"  # --readalso-bg is unset: the dark theme's default
+    assert style[1] == "rgb(0, 102, 170)"  # the page's own --readalso-accent wins over the theme
+    assert page.locator(".readalso__link").first.evaluate("el => getComputedStyle(el).color") == "rgb(240, 240, 240)"
+    assert page.locator(".readalso__meta").first.evaluate("el => getComputedStyle(el).color") == "rgb(184, 184, 184)"
+    REPORTS.mkdir(exist_ok=True)
+    box.screenshot(path=str(REPORTS / "widget-dark.png"))
+    assert page.errors == []

@@ -10,7 +10,7 @@
  * data-readalso-api (API base URL; default: where this script came from).
  * Theme with CSS custom properties on any ancestor: --readalso-font, --readalso-color,
  * --readalso-muted, --readalso-link, --readalso-link-hover, --readalso-bg, --readalso-border,
- * --readalso-accent, --readalso-radius, --readalso-gap (a theme preset sets its own on the box).
+ * --readalso-accent, --readalso-radius, --readalso-gap (the dark theme changes only the defaults of those left unset).
  * Data is only ever written with textContent / setAttribute: nothing from the API is parsed as HTML.
  */
 (function () {
@@ -28,9 +28,14 @@
     ".readalso__link{color:var(--readalso-link,inherit);font-weight:600;text-decoration:none}" +
     ".readalso__link:hover,.readalso__link:focus{color:var(--readalso-link-hover,inherit);text-decoration:underline}" +
     ".readalso__meta{display:block;font-size:.85em;color:var(--readalso-muted,#666);margin-top:.2rem}" +
-    ".readalso--dark{--readalso-color:#f2f2f2;--readalso-muted:#b8b8b8;--readalso-bg:#1b1b1d;--readalso-link:#f2f2f2;" +
-    "--readalso-link-hover:#ff8a8a;--readalso-border:rgba(255,255,255,.18);--readalso-accent:#ff5a5a;" +
-    "--readalso-radius:6px;padding-left:var(--readalso-gap,.75rem);padding-right:var(--readalso-gap,.75rem)}";
+    // data-readalso-theme="dark": other defaults for whatever custom properties the page leaves unset.
+    ".readalso--dark{color:var(--readalso-color,#f2f2f2);background:var(--readalso-bg,#1b1b1d);" +
+    "border-top-color:var(--readalso-accent,#ff5a5a);border-radius:var(--readalso-radius,6px);" +
+    "padding-left:var(--readalso-gap,.75rem);padding-right:var(--readalso-gap,.75rem)}" +
+    ".readalso--dark .readalso__link{color:var(--readalso-link,#f2f2f2)}" +
+    ".readalso--dark .readalso__link:hover,.readalso--dark .readalso__link:focus{color:var(--readalso-link-hover,#ff8a8a)}" +
+    ".readalso--dark .readalso__item{border-bottom-color:var(--readalso-border,rgba(255,255,255,.18))}" +
+    ".readalso--dark .readalso__meta{color:var(--readalso-muted,#b8b8b8)}";
 
   function addStyle() {
     if (document.getElementById("readalso-style")) return;
