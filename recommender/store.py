@@ -321,6 +321,36 @@ class Store:
         return [tuple(row) for row in self._db.execute(
             "SELECT source_id, target_id FROM read_also WHERE target_id IS NOT NULL ORDER BY source_id, position")]
 
+    def listing(self, *, section: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                has_links: bool | None = None, limit: int | None = None) -> list[dict]:
+        """Stored articles, oldest first: ``SUMMARY_FIELDS`` plus ``links`` (Read-also items the article
+        carries), ``resolved`` (those pointing at a stored article) and ``inbound`` (links to it).
+
+        ``since`` / ``until`` bound the publication time (inclusive; undated articles drop out when
+        either is given); ``has_links`` keeps only articles that carry Read-also items (or only those
+        that carry none when ``False``).
+        """
+        where, params = [], []
+        if section is not None:
+            where.append("a.section = ?")
+            params.append(section)
+        for bound, op in ((since, ">="), (until, "<=")):
+            if bound is not None:
+                where.append(f"a.published_at {op} ?")
+                params.append(parse_datetime(bound).isoformat())
+        if has_links is not None:
+            where.append(f"{'' if has_links else 'NOT '}EXISTS (SELECT 1 FROM read_also r WHERE r.source_id = a.id)")
+        sql = (f"SELECT {', '.join('a.' + f for f in SUMMARY_FIELDS)}, "
+               "(SELECT count(*) FROM read_also r WHERE r.source_id = a.id) AS links, "
+               "(SELECT count(target_id) FROM read_also r WHERE r.source_id = a.id) AS resolved, "
+               "(SELECT count(*) FROM read_also r WHERE r.target_id = a.id) AS inbound "
+               f"FROM articles a {'WHERE ' + ' AND '.join(where) if where else ''} "
+               "ORDER BY coalesce(a.published_at, ''), a.id")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return [dict(row) for row in self._db.execute(sql, params)]
+
     # -- events -------------------------------------------------------------------------------
     EVENT_TYPES = ("impression", "click")
 

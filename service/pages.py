@@ -17,6 +17,7 @@ from .metrics import metrics_response
 bp = Blueprint("pages", __name__)
 HERE = Path(__file__).resolve().parent
 WIDGET = HERE / "widget" / "widget.js"
+FAVICON = HERE / "widget" / "favicon.ico"
 OPENAPI = HERE / "openapi.json"
 
 
@@ -68,6 +69,17 @@ def widget():
     return response.make_conditional(request)
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """The demo site's icon (browsers ask for it on every page)."""
+    data = _static(FAVICON)
+    response = Response(data, mimetype="image/vnd.microsoft.icon")
+    response.set_etag(hashlib.sha256(data).hexdigest()[:32])
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response.make_conditional(request)
+
+
 @bp.get("/demo")
 def demo_index():
     """Redirect to a demo article: the one editors link to most, else the newest."""
@@ -85,13 +97,14 @@ def demo_index():
 
 @bp.get("/demo/<article_id>")
 def demo(article_id: str):
-    """A mock article page with the widget embedded exactly as a publisher would."""
+    """A mock article page with the widget embedded exactly as a publisher would, its links kept on the demo."""
     current = snapshot()
     article = current.article(article_id)
     if article is None:
         abort(404, f"unknown article id {article_id!r}")
     record = article_full(article)
-    paragraphs = [p.strip() for p in article.body.split("\n\n") if p.strip()] or [article.body]
+    # Stored bodies keep one paragraph a line (every reader writes them so).
+    paragraphs = [p.strip() for p in article.body.split("\n") if p.strip()] or [article.body]
     k = request.args.get("k", "5")
     return render_template("demo.html", article=record, paragraphs=paragraphs,
                            k=k if k.isdigit() else "5", version=current.version)

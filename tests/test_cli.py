@@ -120,3 +120,65 @@ def test_evaluate_and_compare_on_the_demo_corpus(tmp_path):
     assert "demo-links" in result.output and (out / "evaluation.json").exists()
     compared = runner.invoke(cli, ["evaluate", "--compare", str(out / "evaluation.json"), str(out / "evaluation.json")])
     assert compared.exit_code == 0 and "ndcg@10" in compared.output
+
+
+def test_ingest_names_the_ids_it_created_and_updated(run, tmp_path, corpus):
+    write_jsonl(tmp_path / "a.jsonl", corpus)
+    text = run("ingest", str(tmp_path / "a.jsonl")).output
+    assert "new: storm-1, storm-2, storm-3, election-1" in text
+    changed = [a.with_links(()) if a.id == "chips-2" else a for a in corpus]
+    write_jsonl(tmp_path / "a.jsonl", changed)
+    summary = json.loads(run("ingest", str(tmp_path / "a.jsonl"), "--json").output)
+    assert summary["counts"] == {"new": 0, "updated": 1, "unchanged": 8, "skipped": 0}
+    assert summary["updated"] == ["chips-2"] and summary["new"] == []
+    assert sorted(summary["unchanged"]) == sorted(a.id for a in corpus if a.id != "chips-2")
+    assert summary["links"] == {"resolved": 5, "unresolved": 0}
+
+
+def test_list_filters_by_section_dates_and_links(run, tmp_path, corpus):
+    write_jsonl(tmp_path / "a.jsonl", corpus)
+    run("ingest", str(tmp_path / "a.jsonl"))
+    rows = json.loads(run("list", "--json").output)
+    assert [r["id"] for r in rows] == [a.id for a in sorted(corpus, key=lambda a: a.published_at)]
+    assert {r["id"]: (r["links"], r["resolved"], r["inbound"]) for r in rows}["storm-1"] == (0, 0, 2)
+    assert {r["id"]: (r["links"], r["resolved"], r["inbound"]) for r in rows}["storm-2"] == (1, 1, 0)
+    climate = json.loads(run("list", "--section", "climate", "--json").output)
+    assert [r["id"] for r in climate] == ["storm-1", "storm-2", "storm-3"]
+    # one article a day from 2026-10-01: the 2nd to the 4th, whole days inclusive
+    dated = json.loads(run("list", "--since", "2026-10-02", "--until", "2026-10-04", "--json").output)
+    assert [r["id"] for r in dated] == ["storm-2", "storm-3", "election-1"]
+    linked = json.loads(run("list", "--has-links", "--json").output)
+    assert {r["id"] for r in linked} == {a.id for a in corpus if a.read_also}
+    unlinked = json.loads(run("list", "--no-links", "-n", "2", "--json").output)
+    assert [r["id"] for r in unlinked] == ["storm-1", "election-1"]
+    table = run("list", "--section", "politics").output.splitlines()
+    assert table[0].split() == ["id", "published", "section", "links", "in", "headline"]
+    assert table[1].startswith("election-1") and table[-1] == "3 articles"
+    assert run("list", "--section", "nowhere").output.strip() == "no articles match"
+
+
+def test_html_pages_get_slug_ids_that_never_overwrite_another_url(run, tmp_path):
+    page = """<html><head><link rel="canonical" href="https://news.example/{section}/flood-barrier-fails">
+    <meta property="og:title" content="{headline}"></head><body><article><p>{body}</p></article></body></html>"""
+    (tmp_path / "a.html").write_text(page.format(section="climate", headline="Flood barrier fails",
+                                                 body="The barrier failed at dawn."))
+    (tmp_path / "b.html").write_text(page.format(section="sport", headline="Club's flood barrier fails",
+                                                 body="The stadium flooded."))
+    first = json.loads(run("ingest", str(tmp_path / "a.html"), "--json").output)
+    assert first["new"] == ["flood-barrier-fails"]
+    second = json.loads(run("ingest", str(tmp_path / "b.html"), "--json").output)
+    (other,) = second["new"]
+    assert other.startswith("flood-barrier-fails-") and len(other) == len("flood-barrier-fails-") + 6
+    again = json.loads(run("ingest", str(tmp_path / "a.html"), str(tmp_path / "b.html"), "--json").output)
+    assert again["unchanged"] == ["flood-barrier-fails", other]
+
+
+def test_start_up_imports_no_heavy_library():
+    """``readalso --help`` must stay fast: the engine's libraries load inside the commands only."""
+    import subprocess
+    import sys
+
+    code = ("import sys, recommender.cli; "
+            "print([m for m in ('sklearn', 'scipy', 'numba', 'flask', 'numpy') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -241,7 +241,7 @@ def test_html_page():
     article = item.article
     assert article.headline == "Rail strike called off after late deal"
     assert article.url == "https://example.com/news/rail-strike"
-    assert article.id.startswith("u-")
+    assert article.id == "rail-strike"  # the URL slug
     assert article.published_at == datetime(2025, 2, 10, 18, tzinfo=timezone.utc)
     assert article.section == "business" and article.language == "en"
     assert article.body == ("Unions called off the strike after a late offer.\n"

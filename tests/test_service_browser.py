@@ -57,9 +57,6 @@ def api(url: str) -> dict:
 
 def test_widget_renders_the_api_answer_safely_and_reports_clicks(live_server, browser_page, tmp_path):
     page = browser_page
-    # Links point at the publisher's site: answer those navigations with a stub page, offline.
-    page.route(re.compile(r"^https://news\.example/"),
-               lambda route: route.fulfill(status=200, content_type="text/html", body="<p>publisher page</p>"))
     expected = api(f"{live_server.url}/v1/articles/storm-1/related?k=5")["related"]
     assert HOSTILE_HEADLINE in [item["headline"] for item in expected]
 
@@ -71,7 +68,8 @@ def test_widget_renders_the_api_answer_safely_and_reports_clicks(live_server, br
 
     links = page.locator(".readalso__link")
     assert links.all_text_contents() == [item["headline"] for item in expected]
-    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [item["url"] for item in expected]
+    # The demo page's embed keeps links on the demo (data-readalso-link="/demo/{id}"), not the stored URLs.
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [f"/demo/{item['id']}" for item in expected]
     assert page.locator(".readalso h2").text_content() == "Read also"
     assert page.locator("section.readalso").get_attribute("aria-labelledby") == page.locator(".readalso h2").get_attribute("id")
     # The hostile headline is text: no <img> was created, nothing ran.
@@ -89,7 +87,8 @@ def test_widget_renders_the_api_answer_safely_and_reports_clicks(live_server, br
     target = expected[1]
     with page.expect_navigation():
         links.nth(1).click()
-    assert page.url == target["url"]
+    assert page.url == f"{live_server.url}/demo/{target['id']}"
+    assert page.locator("h1").text_content() == target["headline"]
     deadline = time.monotonic() + 10
     while True:
         with Store(live_server.db) as store:
@@ -131,3 +130,86 @@ def test_widget_fetches_only_when_scrolled_near(live_server, browser_page):
     page.mouse.wheel(0, 3500)  # scroll to within the 300px margin
     page.wait_for_selector("[data-readalso-state='rendered'] .readalso__link", timeout=10_000)
     assert len(fetched) == 1 and fetched[0].endswith("/v1/articles/election-1/related?k=5")
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory):
+    """gunicorn on the demo corpus (data/demo), as ``bash scripts/demo.sh`` serves it."""
+    from recommender.engine import Engine
+    from recommender.links import resolve_store
+    from recommender.readers import Record, read_path
+
+    from conftest import DEMO
+
+    sources = [p for p in (DEMO / "text", DEMO / "html") if p.exists()]
+    if not sources:
+        pytest.skip(f"no demo corpus under {DEMO}")
+    db = tmp_path_factory.mktemp("demo-site") / "demo.db"
+    with Store(db) as store:
+        store.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
+        resolve_store(store)
+        Engine.build(store).save(db.with_suffix(".artifacts"))
+    server = LiveServer(db)
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
+
+
+def test_demo_site_shows_paragraphs_and_its_widget_opens_demo_pages(demo_server, browser_page):
+    page = browser_page
+    failed = []
+    page.on("response", lambda response: response.status >= 400 and failed.append(f"{response.status} {response.url}"))
+    page.on("console", lambda message: message.type == "error" and failed.append(f"console: {message.text}"))
+    with Store(demo_server.db) as store:
+        article = store.get("storm-ardent-04")
+    expected_paragraphs = [p.strip() for p in article.body.split("\n") if p.strip()]
+    assert len(expected_paragraphs) >= 4
+
+    page.goto(f"{demo_server.url}/demo/storm-ardent-04")
+    assert page.locator("article p").all_text_contents() == expected_paragraphs
+    page.locator("[data-readalso-article]").scroll_into_view_if_needed()
+    page.wait_for_selector("[data-readalso-state='rendered'] .readalso__link", timeout=10_000)
+    links = page.locator(".readalso__link")
+    targets = [links.nth(i).get_attribute("data-readalso-target") for i in range(links.count())]
+    assert len(targets) == 5
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [f"/demo/{t}" for t in targets]
+    REPORTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(REPORTS / "demo-article.png"), full_page=True)
+
+    headline = links.nth(0).text_content()
+    with page.expect_navigation():
+        links.nth(0).click()
+    assert page.url == f"{demo_server.url}/demo/{targets[0]}"
+    assert page.locator("h1").text_content() == headline
+    assert page.locator("article p").count() >= 2  # the story it opened has its paragraphs too
+    page.wait_for_timeout(300)  # let the favicon request of the second page finish
+    assert failed == [] and page.errors == []  # no 404 (favicon included), no console error
+
+
+def test_widget_label_count_and_theme_come_from_the_embed(demo_server, browser_page):
+    page = browser_page
+
+    def themed(route):  # the publisher's embed with a label, a count, the dark theme and colours of its own
+        response = route.fetch()
+        route.fulfill(response=response, body=response.text().replace(
+            'data-readalso-k="5"',
+            'data-readalso-k="3" data-readalso-title="More on this story" data-readalso-theme="dark" '
+            'style="--readalso-accent: rgb(0, 102, 170); --readalso-link: rgb(240, 240, 240)"'))
+
+    page.route(re.compile(r".*/demo/measles-04$"), themed)
+    page.goto(f"{demo_server.url}/demo/measles-04")
+    page.locator("[data-readalso-article]").scroll_into_view_if_needed()
+    page.wait_for_selector("[data-readalso-state='rendered'] .readalso__link", timeout=10_000)
+    assert page.locator(".readalso h2").text_content() == "More on this story"
+    assert page.locator(".readalso__link").count() == 3
+    box = page.locator("section.readalso")
+    assert "readalso--dark" in box.get_attribute("class")
+    style = box.evaluate("el => { const s = getComputedStyle(el); return [s.backgroundColor, s.borderTopColor]; }")
+    assert style[0] == "rgb(27, 27, 29)"  # --readalso-bg is unset: the dark theme's default
+    assert style[1] == "rgb(0, 102, 170)"  # the page's own --readalso-accent wins over the theme
+    assert page.locator(".readalso__link").first.evaluate("el => getComputedStyle(el).color") == "rgb(240, 240, 240)"
+    assert page.locator(".readalso__meta").first.evaluate("el => getComputedStyle(el).color") == "rgb(184, 184, 184)"
+    REPORTS.mkdir(exist_ok=True)
+    box.screenshot(path=str(REPORTS / "widget-dark.png"))
+    assert page.errors == []

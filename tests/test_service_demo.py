@@ -38,3 +38,16 @@ def test_demo_corpus_through_the_service(make_app, demo_db):
         linked = {link.target_id for link in store.get(article_id).read_also} | {
             source for source, target in store.resolved_links() if target == article_id}
     assert linked & {item["id"] for item in items}  # editors' own picks are among the five
+
+
+def test_demo_pages_behave_like_a_site(make_app, demo_db):
+    client = make_app(DB=demo_db).test_client()
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/vnd.microsoft.icon"
+    assert icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO header
+    with Store(demo_db) as store:
+        body = store.get("kestrel-05").body  # an HTML page of the corpus: its id is its URL's slug
+    page = client.get("/demo/kestrel-05").get_data(as_text=True)
+    paragraphs = [p for p in body.split("\n") if p.strip()]
+    assert len(paragraphs) >= 3 and page.count("<p>") == len(paragraphs)
+    assert 'data-readalso-link="/demo/{id}"' in page and '<link rel="icon" href="/favicon.ico">' in page

@@ -1,22 +1,32 @@
 """The ``readalso`` command line: thin wrappers around the library, one module per family of commands.
 
-``articles`` (ingest, build, related, show, demo), ``editors`` (train, reading-list, pin, block),
+``articles`` (ingest, build, related, show, list, demo), ``editors`` (train, reading-list, pin, block),
 ``operations`` (batch, serve, evaluate), ``newsroom`` (suggest, sitemap).
+
+Start-up stays fast: numpy, scipy, scikit-learn, numba and Flask are imported inside the
+commands that use them, never at module level here, so ``readalso --help`` or a typo costs
+no model import.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import click
 
-from recommender import artifacts
 from recommender.articles import ArticleError
-from recommender.engine import Engine, UnknownArticle
 from recommender.store import Store, StoreError, default_db_path
 
-USER_ERRORS = (StoreError, artifacts.ArtifactError, UnknownArticle, ArticleError, ValueError, OSError)
+# Domain errors of the heavy modules, by name: each can only have been raised once its module is imported.
+_LAZY_USER_ERRORS = (("recommender.artifacts", "ArtifactError"), ("recommender.engine", "UnknownArticle"))
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions shown as one-line messages rather than tracebacks."""
+    lazy = tuple(getattr(sys.modules[module], name) for module, name in _LAZY_USER_ERRORS if module in sys.modules)
+    return (StoreError, ArticleError, ValueError, OSError, *lazy)
 
 
 def model_root(db: Path) -> Path:
@@ -24,8 +34,11 @@ def model_root(db: Path) -> Path:
     return db.with_suffix(".artifacts")
 
 
-def open_engine(db: Path) -> tuple[Store, Engine]:
-    """The store and its current model, brought up to date with articles ingested since the build."""
+def open_engine(db: Path):
+    """The store and its current model (an ``Engine``), brought up to date with articles ingested since the build."""
+    from recommender import artifacts
+    from recommender.engine import Engine
+
     store = Store(db, create=False)
     engine = Engine.load(artifacts.current(model_root(db)), store)
     engine.sync(store)
@@ -38,7 +51,7 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except USER_ERRORS as error:
+        except user_errors() as error:
             raise click.ClickException(str(error)) from None
 
 
@@ -65,6 +78,9 @@ def cli(ctx: click.Context, db: Path | None, verbose: bool):
 
 def refresh_model(db: Path, store: Store) -> int:
     """After a build, vectorise newly ingested articles with the fitted vocabulary and save them into the model."""
+    from recommender import artifacts
+    from recommender.engine import Engine
+
     try:
         engine = Engine.load(artifacts.current(model_root(db)), store)
     except artifacts.ArtifactError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -9,16 +10,16 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from recommender.articles import ArticleError
+from recommender.articles import ArticleError, canonical_url
 from recommender.cli import Context, cli, model_root, open_engine, refresh_model
-from recommender.engine import Engine
 from recommender.links import resolve_store
-from recommender.ranking import Filters
 from recommender.readers import FORMATS, Problem, parse_mapping, read_path
+from recommender.readers.fields import unique_slug_id
 from recommender.readers.text import parse as parse_text
 from recommender.store import Store
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
+SHOWN_IDS = 20  # ids per status in the text summary; --json lists them all
 
 
 @cli.command()
@@ -28,18 +29,24 @@ DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
               help="Rename source fields, e.g. headline=title,body=text.")
 @click.option("--sitemap", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A (news) sitemap.xml: read only the saved pages it lists, with its URLs and dates.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as JSON: counts, the ids new/updated/unchanged, skipped records, links.")
 @click.pass_obj
-def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: str, sitemap: Path | None = None):
+def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: str, sitemap: Path | None = None,
+           as_json: bool = False):
     """Load articles (JSON Lines, CSV, raw text, HTML, RSS/Atom feeds; files or folders) into the store.
 
     Idempotent: articles are matched by id, else by canonical URL. A bad record is
     reported with its file:line (a feed item with its place, feed.rss[3]) and skipped;
-    the others still load. With --sitemap, saved pages are matched to the sitemap's
-    entries (canonical URL, file name, headline); pages it does not list are skipped.
+    the others still load. The summary names the ids created and updated (all of them
+    with --json). With --sitemap, saved pages are matched to the sitemap's entries
+    (canonical URL, file name, headline); pages it does not list are skipped.
 
     \b
     Example:
-      readalso ingest news.csv --map headline=title,body=text,published_at=date
+      readalso ingest data/demo/html --json
+      readalso ingest data/examples/wire.csv \\
+        --map id=article_id,headline=title,body=text,published_at=publish_date,url=article_source_link
       readalso ingest data/demo/feeds/newsroom.rss
       readalso ingest data/demo/html --sitemap data/demo/html/sitemap.xml
     """
@@ -48,13 +55,14 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--map") from None
     matcher = None
+    problems: list[Problem] = []
     if sitemap is not None:
         from recommender.readers.sitemap import SitemapMatcher, read_sitemap
 
         entries, sitemap_problems = read_sitemap(sitemap)
         matcher = SitemapMatcher(entries)
-    counts = {"new": 0, "updated": 0, "unchanged": 0, "skipped": 0}
-    problems: list[Problem] = list(sitemap_problems) if matcher is not None else []
+        problems.extend(sitemap_problems)
+    ids: dict[str, list[str]] = {"new": [], "updated": [], "unchanged": []}
     with Store(obj.db) as store:
         for path in paths:
             if not path.exists():
@@ -66,16 +74,31 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
                     problems.append(item)
                     continue
                 try:
-                    status, _ = store.upsert(item.article)
+                    article = _distinct_slug_id(store, item.article) if item.id_from_url else item.article
+                    status, article_id = store.upsert(article)
                 except (ArticleError, ValueError) as error:
                     problems.append(Problem(item.location, str(error)))
                     continue
-                counts[status] += 1
-        counts["skipped"] = len(problems)
+                ids[status].append(article_id)
         links = resolve_store(store)
         appended = refresh_model(obj.db, store)
+    counts = {**{status: len(found) for status, found in ids.items()}, "skipped": len(problems)}
+    if as_json:
+        click.echo(json.dumps({"counts": counts, **ids,
+                               "skipped": [{"location": p.location, "reason": p.reason} for p in problems],
+                               "links": {"resolved": links["resolved"], "unresolved": links["unresolved"]},
+                               "added_to_model": appended,
+                               **({"sitemap": {"entries": len(matcher.entries), "matched": len(matcher.matched),
+                                               "unmatched": len(matcher.unmatched)}} if matcher is not None else {})},
+                              indent=2, ensure_ascii=False))
+        return
     for problem in problems:
         click.echo(f"skipped {problem.location}: {problem.reason}", err=True)
+    for status in ("new", "updated"):
+        if ids[status]:
+            shown = ", ".join(ids[status][:SHOWN_IDS])
+            more = len(ids[status]) - SHOWN_IDS
+            click.echo(f"{status}: {shown}" + (f" ... and {more} more (--json lists all)" if more > 0 else ""))
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()) +
                f"; links: {links['resolved']} resolved, {links['unresolved']} unresolved" +
                (f"; {appended} added to the model" if appended else ""))
@@ -97,6 +120,14 @@ def ranking_config(editor_mix: float | None, relatedness_floor: float | None):
     return EngineConfig(**{name: value for name, value in given.items() if value is not None})
 
 
+def _distinct_slug_id(store: Store, article):
+    """An id a reader made from a URL slug, unless another URL's article already holds it."""
+    holder = store.summaries([article.id]).get(article.id)
+    if holder is None or canonical_url(holder["url"]) == article.canonical_url:
+        return article
+    return dataclasses.replace(article, id=unique_slug_id(article.id, article.url))
+
+
 @cli.command()
 @click.option("--editor-mix", type=click.FloatRange(0, 1), help=EDITOR_MIX_HELP)
 @click.option("--relatedness-floor", type=click.FloatRange(0, 1), help=FLOOR_HELP)
@@ -110,8 +141,11 @@ def build(obj: Context, editor_mix: float | None, relatedness_floor: float | Non
 
     \b
     Example:
+      readalso ingest data/demo/text && readalso build
       readalso build --editor-mix 0.2
     """
+    from recommender.engine import Engine
+
     with Store(obj.db, create=False) as store:
         resolve_store(store)
         engine = Engine.build(store, ranking_config(editor_mix, relatedness_floor))
@@ -136,10 +170,13 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
     \b
     Example:
       readalso related storm-ardent-01 -k 5 --json
+      readalso related --text data/examples/draft.txt --section climate
       echo "Flood barriers fail in the delta" | readalso related --text -
     """
     if bool(article_id) == bool(text_file):
         raise click.UsageError("give either an ARTICLE_ID or --text FILE")
+    from recommender.ranking import Filters
+
     filters = Filters(section=section, max_age_days=max_age_days, exclude=frozenset(exclude))
     store, engine = open_engine(obj.db)
     with store:
@@ -172,7 +209,13 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def show(obj: Context, article_id: str, as_json: bool):
-    """Show a stored article as the engine sees it: fields, body and its resolved Read-also links."""
+    """Show a stored article as the engine sees it: fields, body and its resolved Read-also links.
+
+    \b
+    Example:
+      readalso show kestrel-05
+      readalso show storm-ardent-03 --json
+    """
     with Store(obj.db, create=False) as store:
         article = store.get(article_id)
     if article is None:
@@ -195,17 +238,63 @@ def show(obj: Context, article_id: str, as_json: bool):
         click.echo(f"  read also: {link['headline']} {target}")
 
 
+DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+@cli.command("list")
+@click.option("--section", help="Only articles of this section.")
+@click.option("--since", type=click.DateTime(DATE_FORMATS), help="Only articles published on or after this time (UTC).")
+@click.option("--until", type=click.DateTime(DATE_FORMATS),
+              help="Only articles published on or before this time (UTC; a date alone means the whole day).")
+@click.option("--has-links/--no-links", "has_links", default=None,
+              help="Only articles that carry Read-also links (or only those that carry none).")
+@click.option("-n", "--limit", type=click.IntRange(1, None), help="At most this many (oldest first).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def list_articles(obj: Context, section, since, until, has_links, limit, as_json):
+    """List stored articles, oldest first: id, date, section, Read-also links carried and received, headline.
+
+    \b
+    Example:
+      readalso list --section climate
+      readalso list --since 2026-11-01 --until 2026-11-10 --has-links --json
+    """
+    if until is not None and (until.hour, until.minute, until.second) == (0, 0, 0):
+        until = until.replace(hour=23, minute=59, second=59, microsecond=999999)
+    with Store(obj.db, create=False) as store:
+        rows = store.listing(section=section, since=since, until=until, has_links=has_links, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no articles match")
+        return
+    width = max(len("id"), *(len(row["id"]) for row in rows))
+    # links: Read-also items this article carries (resolved/all); in: links from other articles to it
+    click.echo(f"{'id':<{width}}  {'published':<10}  {'section':<11}  {'links':>5}  {'in':>3}  headline")
+    for row in rows:
+        links = f"{row['resolved']}/{row['links']}" if row["links"] else "-"
+        click.echo(f"{row['id']:<{width}}  {(row['published_at'] or '-')[:10]:<10}  {(row['section'] or '-'):<11}"
+                   f"  {links:>5}  {row['inbound'] or '-':>3}  {row['headline']}")
+    click.echo(f"{len(rows)} articles")
+
+
 @cli.command()
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEMO_CORPUS,
               show_default=True, help="Demo corpus folder.")
 @click.option("-k", default=4, show_default=True, type=click.IntRange(1, 20))
 @click.pass_context
 def demo(ctx: click.Context, corpus: Path, k: int):
-    """Ingest the demo corpus, build the model and print related stories for a few articles."""
+    """Ingest the demo corpus, build the model and print related stories for a few articles.
+
+    \b
+    Example:
+      readalso demo -k 3
+    """
     sources = [p for p in (corpus / "text", corpus / "html") if p.exists()]
     if not sources:
         raise click.ClickException(f"no demo articles under {corpus}")
-    ctx.invoke(ingest, paths=tuple(sources), format_=None, mapping="")
+    ctx.invoke(ingest, paths=tuple(sources), format_=None, mapping="", as_json=False)
     ctx.invoke(build)
     store, engine = open_engine(ctx.obj.db)
     with store:

@@ -8,7 +8,6 @@ import click
 
 from recommender.cli import Context, cli, model_root, open_engine
 from recommender.cli.articles import EDITOR_MIX_HELP, FLOOR_HELP, ranking_config
-from recommender.engine import Engine
 from recommender.links import resolve_store
 from recommender.store import Store
 
@@ -37,6 +36,8 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
       readalso train --json
     """
     from dataclasses import replace
+
+    from recommender.engine import Engine
 
     config = ranking_config(editor_mix, relatedness_floor)
     with Store(obj.db, create=False) as store:
@@ -80,7 +81,7 @@ def reading_list(obj: Context, story_id, history, more_history, minutes, k, as_j
     \b
     Example:
       readalso reading-list --story storm-ardent-02 --minutes 10
-      readalso reading-list --history storm-ardent-01 vote-harbour-02 --json
+      readalso reading-list --history storm-ardent-01 rates-02 --json
     """
     from recommender.reading_list import history_list, story_list
 
@@ -135,7 +136,8 @@ cli.command("block", help="""Never show story TARGET in article SOURCE's lists (
 
 \b
 Example:
-  readalso block storm-ardent-02 chips-veltrix-01
+  readalso block storm-ardent-02 rovers-03
+  readalso block storm-ardent-02 rovers-03 --remove
 """)(_feedback_command("block"))
 
 

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import click
 
-from recommender import artifacts
 from recommender.cli import Context, cli, model_root, refresh_model
-from recommender.evaluation import TASKS
-from recommender.evaluation import compare as compare_results
-from recommender.evaluation import run as run_evaluation
 from recommender.store import Store
+
+
+class _TasksOption(click.Option):
+    """``--tasks``: its help names the evaluation tasks, looked up only when help is shown
+    (the evaluation package imports the whole engine)."""
+
+    def get_help_record(self, ctx):
+        from recommender.evaluation import TASKS
+
+        self.help = "Ground truth to run (repeatable; default all): " + ", ".join(TASKS) + "."
+        return super().get_help_record(ctx)
 
 
 @cli.command()
@@ -41,14 +48,17 @@ def batch(obj: Context, k, out, since, ids_file, jobs, dask, block_rows, work_di
     Memory: peak ~ S + J * (S + min(B, 256 MiB / 4N) * 4N + 12 B C) bytes, with
     S = 8 nnz + 8 N (the model's matrix, memory-mapped and shared), N articles, nnz stored
     terms, J jobs, B rows per block, C = 4k + 10 candidates. 1M articles, J = 2: ~5 GB.
-    Dask workers load the model from the same paths: run them where those paths exist.
+    Dask workers load the model from the same paths: run them where those paths exist
+    (--dask local, or --dask tcp://scheduler:8786 for a running cluster; pip install 'readalso[dask]').
 
     \b
     Example:
       readalso batch -k 10 --out related.jsonl --jobs 2
-      readalso batch --since 2024-06-01 --dask tcp://scheduler:8786
+      readalso batch --since 2026-11-01
     """
+    from recommender import artifacts
     from recommender.batch import run_batch
+
     ids = None
     if ids_file is not None:
         ids = list(dict.fromkeys(line.strip() for line in ids_file if line.strip()))
@@ -80,8 +90,8 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access
 
     \b
     Example:
-      readalso demo && READALSO_API_TOKEN=secret readalso serve --port 8000 --workers 4
-      open http://127.0.0.1:8000/demo
+      readalso demo && READALSO_API_TOKEN=secret readalso serve --port 8001 --workers 4
+      curl -s http://127.0.0.1:8001/readyz
     """
     from service.server import (  # Flask and gunicorn only when serving
         serve as run_gunicorn,
@@ -102,8 +112,8 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access
               help="Folder of the public data sets (default: ../shared/data beside the repo).")
 @click.option("--output-dir", default="reports", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--stem", default="evaluation", show_default=True, help="File name stem of the reports.")
-@click.option("--tasks", "task_names", multiple=True, metavar="TASK",
-              help="Ground truth to run (repeatable; default all): " + ", ".join(TASKS) + ".")
+@click.option("--tasks", "task_names", multiple=True, metavar="TASK", cls=_TasksOption,
+              help="Ground truth to run (repeatable; default all).")
 @click.option("--systems", "system_names", multiple=True, metavar="SYSTEM",
               help="System to run (repeatable; default the engine, its ablations and every baseline).")
 @click.option("--no-ablation", is_flag=True, help="Skip the engine-no-<signal> variants.")
@@ -123,14 +133,19 @@ def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, 
     """Rank every ground truth found with the engine and every baseline; write JSON, Markdown and HTML reports.
 
     Ground truths: event clusters (also among distractors), held-out editor links, headline
-    similarity, MIND click logs. Every metric has a 95% bootstrap interval and a paired test
-    against the engine.
+    similarity, MIND click logs; all but demo-links (the demo corpus's own editor links) read
+    the public data sets in --data-dir. Every metric has a 95% bootstrap interval and a paired
+    test against the engine. --compare tells what a change did: run once before it, once after.
 
     \b
     Example:
-      readalso evaluate --tasks news-events --systems engine --systems tfidf
+      readalso evaluate --tasks demo-links --systems engine --systems tfidf --stem before
+      readalso evaluate --tasks demo-links --systems engine --systems tfidf --stem after
       readalso evaluate --compare reports/before.json reports/after.json
     """
+    from recommender.evaluation import compare as compare_results
+    from recommender.evaluation import run as run_evaluation
+
     if compared:
         click.echo(compare_results(*compared, seed=seed, n_resamples=resamples)["text"])
         return

@@ -39,6 +39,7 @@ class Record:
 
     location: str
     article: Article
+    id_from_url: bool = False  # the reader made the id from the URL's slug (HTML pages), so it may collide
 
 
 @dataclass(frozen=True)

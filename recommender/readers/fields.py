@@ -9,6 +9,11 @@ the same file twice gives the same ids:
 * ``"u-" + sha1(canonical URL)[:16]`` when the record has a URL (tracking parameters,
   scheme, ``www.`` and trailing slash do not change it);
 * else ``"h-" + sha1(normalised headline + "|" + ISO publication time)[:16]``.
+
+HTML pages are the exception: a page names no id, but its URL's slug reads better than a
+hash, so the HTML reader takes :func:`slug_id` of the canonical URL (``.../world/dam-talks-stall.html``
+-> ``dam-talks-stall``); ``readalso ingest`` adds a short hash when that slug already names
+another URL's article.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import hashlib
 import json
 import re
 from typing import Any, Mapping
+from urllib.parse import unquote, urlsplit
 
 from recommender.articles import (
     Article,
@@ -74,6 +80,37 @@ def derive_id(url: str | None, headline: str, published_at) -> str:
     moment = published_at.isoformat() if published_at is not None else ""
     key = f"{normalise_headline(headline)}|{moment}"
     return "h-" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+_SLUG_JUNK = re.compile(r"[\W_]+")
+_SLUG_EXTENSIONS = re.compile(r"\.(html?|php|aspx?|jsp|cms|shtml)$", re.I)
+_GENERIC_SLUGS = {"index", "article", "story", "news", "amp", "default", "view", "content", "print"}
+
+
+def slug_id(url: str | None, *, max_length: int = 80) -> str | None:
+    """A readable id from a URL's last path segment: lower case, runs of letters and digits joined by ``-``.
+
+    A generic or purely numeric last segment (``index.html``, ``amp``, ``12345``) is prefixed
+    with the one before it; ``None`` when the URL has no usable path.
+    """
+    if not url or not url.strip():
+        return None
+    parts = urlsplit(url.strip())
+    path = parts.path if parts.netloc else url.strip().split("?")[0].split("#")[0]
+    segments = [_SLUG_JUNK.sub("-", _SLUG_EXTENSIONS.sub("", unquote(part)).lower()).strip("-")
+                for part in path.split("/")]
+    segments = [part for part in segments if part]
+    if not segments:
+        return None
+    slug = segments[-1]
+    if (slug in _GENERIC_SLUGS or slug.isdigit()) and len(segments) > 1:
+        slug = f"{segments[-2]}-{slug}"
+    return slug[:max_length].strip("-") or None
+
+
+def unique_slug_id(slug: str, url: str) -> str:
+    """``slug`` made distinct for this URL: ``slug-`` + 6 hex digits of the canonical URL's sha1."""
+    return f"{slug}-{hashlib.sha1((canonical_url(url) or url).encode('utf-8')).hexdigest()[:6]}"
 
 
 def _text(value: Any, name: str) -> str | None:

@@ -5,7 +5,7 @@
 * published: ``article:published_time`` (must be ISO 8601), else the first
   ``<time datetime>`` that parses;
 * section: ``article:section``; language: ``<html lang>`` (ignored when not a code);
-* id: derived from the canonical URL when there is one (see ``fields``), else the file stem;
+* id: the canonical URL's slug when there is one (``fields.slug_id``), else the file stem;
 * body: the ``<p>`` of ``<article>`` (else of the whole page) outside nav, header, footer,
   aside, form and Read-also blocks; script and style never reach it;
 * Read-also links: blocks whose class or id says read-also / related / read-more /
@@ -25,7 +25,7 @@ from bs4 import BeautifulSoup, Tag
 from recommender.articles import ArticleError, parse_datetime
 
 from . import Problem, Record, markers
-from .fields import build_article
+from .fields import build_article, slug_id
 from .source import read_text
 
 _BLOCK_CLASS = re.compile(r"read-?also|related|read-?more|see-?also|more-?on|also-?read", re.I)
@@ -112,11 +112,12 @@ def parse(html: str, *, location: str, default_id: str) -> Record | Problem:
     body, links = body_and_links(soup, base)
     if not headline:
         return Problem(location, "no headline: no og:title, <h1> or <title>")
-    raw = {"id": None if url else default_id, "headline": headline, "body": body, "url": url,
+    slug = slug_id(url)
+    raw = {"id": slug or (None if url else default_id), "headline": headline, "body": body, "url": url,
            "published_at": published, "section": _meta(soup, "article:section"),
            "language": language, "read_also": links}
     try:
-        return Record(location, build_article(raw))
+        return Record(location, build_article(raw), id_from_url=slug is not None)
     except (ArticleError, ValueError) as error:
         return Problem(location, str(error))
 

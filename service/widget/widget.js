@@ -3,12 +3,14 @@
  *   <div data-readalso-article="ID" data-readalso-k="5"></div>
  *   <script src="https://HOST/widget.js" async></script>
  *
- * Optional attributes: data-readalso-title (heading text), data-readalso-section,
- * data-readalso-max-age-days, data-readalso-meta="false" (hide section and date),
+ * Optional attributes: data-readalso-title (the label; default "Read also"), data-readalso-k (count),
+ * data-readalso-section, data-readalso-max-age-days, data-readalso-meta="false" (hide section and date),
+ * data-readalso-theme="dark" (light text on a dark box), data-readalso-link (a link template such as
+ * "/story/{id}": {id} becomes the story's id; default: the story's stored URL),
  * data-readalso-api (API base URL; default: where this script came from).
  * Theme with CSS custom properties on any ancestor: --readalso-font, --readalso-color,
  * --readalso-muted, --readalso-link, --readalso-link-hover, --readalso-bg, --readalso-border,
- * --readalso-accent, --readalso-radius, --readalso-gap.
+ * --readalso-accent, --readalso-radius, --readalso-gap (the dark theme changes only the defaults of those left unset).
  * Data is only ever written with textContent / setAttribute: nothing from the API is parsed as HTML.
  */
 (function () {
@@ -25,7 +27,15 @@
     ".readalso__item:last-child{border-bottom:0}" +
     ".readalso__link{color:var(--readalso-link,inherit);font-weight:600;text-decoration:none}" +
     ".readalso__link:hover,.readalso__link:focus{color:var(--readalso-link-hover,inherit);text-decoration:underline}" +
-    ".readalso__meta{display:block;font-size:.85em;color:var(--readalso-muted,#666);margin-top:.2rem}";
+    ".readalso__meta{display:block;font-size:.85em;color:var(--readalso-muted,#666);margin-top:.2rem}" +
+    // data-readalso-theme="dark": other defaults for whatever custom properties the page leaves unset.
+    ".readalso--dark{color:var(--readalso-color,#f2f2f2);background:var(--readalso-bg,#1b1b1d);" +
+    "border-top-color:var(--readalso-accent,#ff5a5a);border-radius:var(--readalso-radius,6px);" +
+    "padding-left:var(--readalso-gap,.75rem);padding-right:var(--readalso-gap,.75rem)}" +
+    ".readalso--dark .readalso__link{color:var(--readalso-link,#f2f2f2)}" +
+    ".readalso--dark .readalso__link:hover,.readalso--dark .readalso__link:focus{color:var(--readalso-link-hover,#ff8a8a)}" +
+    ".readalso--dark .readalso__item{border-bottom-color:var(--readalso-border,rgba(255,255,255,.18))}" +
+    ".readalso--dark .readalso__meta{color:var(--readalso-muted,#b8b8b8)}";
 
   function addStyle() {
     if (document.getElementById("readalso-style")) return;
@@ -55,14 +65,16 @@
   }
 
   function render(el, base, articleId, data) {
+    var linkTemplate = el.getAttribute("data-readalso-link");
     var items = (data && Array.isArray(data.related) ? data.related : []).filter(function (item) {
-      return item && typeof item.id === "string" && typeof item.headline === "string" && typeof item.url === "string";
+      return item && typeof item.id === "string" && typeof item.headline === "string" &&
+        (typeof item.url === "string" || !!linkTemplate);
     });
     if (!items.length) return;
     var showMeta = el.getAttribute("data-readalso-meta") !== "false";
     var headingId = "readalso-" + Math.random().toString(36).slice(2);
     var section = document.createElement("section");
-    section.className = "readalso";
+    section.className = "readalso" + (el.getAttribute("data-readalso-theme") === "dark" ? " readalso--dark" : "");
     section.setAttribute("aria-labelledby", headingId);
     var heading = document.createElement("h2");
     heading.className = "readalso__title";
@@ -75,7 +87,7 @@
       li.className = "readalso__item";
       var link = document.createElement("a");
       link.className = "readalso__link";
-      link.href = item.url;
+      link.href = linkTemplate ? linkTemplate.split("{id}").join(encodeURIComponent(item.id)) : item.url;
       link.textContent = item.headline;
       link.setAttribute("data-readalso-target", item.id);
       link.addEventListener("click", function () {
