@@ -61,7 +61,7 @@ class EngineConfig:
     expansion_terms: int | None = EXPANSION_TERMS
     # Relatedness is the floor, editors' taste orders within it: the link model orders the candidates whose
     # relatedness reaches `relatedness_floor` times the best one's; any other candidate may take at most
-    # `editor_mix` of the k places (the rest fill in by relatedness).
+    # `editor_mix` of the first n places, for every n (the rest fill in by relatedness).
     relatedness_floor: float = 0.7
     editor_mix: float = 0.0
     # The link model (recommender.model), learned from resolved Read-also links when there are enough.
@@ -461,7 +461,7 @@ class Engine:
             probability = self.model.predict_proba(features)
             order_by = self.model.score(features)
             order = bounded_editor_share(order_by, relatedness, rows, floor=self.config.relatedness_floor,
-                                         quota=int(self.config.editor_mix * k))
+                                         mix=self.config.editor_mix)
             rows, relatedness, order_by = rows[order], relatedness[order], order_by[order]
             probability, features = probability[order], features[order]
         positions = self._shortlist(rows, order_by, k, diversity)

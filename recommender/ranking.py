@@ -49,23 +49,46 @@ class Recommendation:
 
 
 def bounded_editor_share(scores: np.ndarray, relatedness: np.ndarray, rows: np.ndarray, *, floor: float,
-                         quota: int) -> np.ndarray:
-    """Positions in ranking order: the related candidates by ``scores`` (descending, then lower ``rows``), with
-    at most ``quota`` unrelated ones among them where ``scores`` put them; then every other unrelated
-    candidate by ``relatedness``.
+                         mix: float) -> np.ndarray:
+    """Positions in ranking order. By default: the related candidates in ``scores`` order (descending, then
+    lower ``rows``), then the other candidates with some relatedness, by relatedness. An unrelated
+    candidate the scores prefer (an editors' style pick) may come earlier only while every prefix of
+    the list keeps such picks within its ``mix`` share (at most ``int(mix * n)`` of the first n
+    places); a candidate with no relatedness at all can enter only so.
 
     A candidate is related when its relatedness reaches ``floor`` times the best one's. Relatedness is
-    the floor and the editors' model orders within it: their taste may fill a bounded share of a
-    list, never the whole of it, and never decides what fills in below the floor.
+    the floor and the editors' model orders within it: their taste may fill a bounded share of a list,
+    never the whole of it. The order of a list is a prefix of the order of a longer one, so a stored
+    list of 10 serves a box of 5.
     """
     relatedness = np.asarray(relatedness, dtype=np.float64)
     order = np.lexsort((rows, -np.asarray(scores, dtype=np.float64)))
     if order.size == 0:
         return order
-    related = relatedness >= floor * float(relatedness.max())
-    early = related[order] | (np.cumsum(~related[order]) <= quota)
-    rest = order[~early]
-    return np.concatenate([order[early], rest[np.lexsort((rows[rest], -relatedness[rest]))]])
+    related = relatedness >= floor * float(np.max(relatedness))
+    unrelated = order[~related[order]]
+    filling = unrelated[relatedness[unrelated] > 0]
+    default = [*order[related[order]].tolist(), *filling[np.lexsort((rows[filling], -relatedness[filling]))].tolist()]
+    picks = unrelated.tolist()  # editors' style picks, best first
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    chosen: list[int] = []
+    used = np.zeros(order.size, dtype=bool)
+    d = p = taken = 0
+    while True:
+        while d < len(default) and used[default[d]]:
+            d += 1
+        while p < len(picks) and used[picks[p]]:
+            p += 1
+        following = default[d] if d < len(default) else None
+        if p < len(picks) and taken < int(mix * (len(chosen) + 1)) and (
+                following is None or not related[following] or rank[picks[p]] < rank[following]):
+            following = picks[p]
+            taken += 1
+        if following is None:
+            return np.asarray(chosen, dtype=np.int64)
+        chosen.append(following)
+        used[following] = True
 
 
 def collapse_near_duplicates(order: Sequence[int], similarity: np.ndarray, threshold: float) -> list[int]:
