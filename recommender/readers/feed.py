@@ -9,8 +9,9 @@ One article per item (entry):
 * body: the full content, else the summary; HTML goes through the HTML reader's own
   text extraction (paragraphs, script and style never reach the body, Read-also blocks
   become links);
-* id: derived from the link (``u-...``, the same id the saved page of that URL gets),
-  else ``g-`` + a hash of the item's guid, else derived from headline and date.
+* id: the link's slug (``fields.slug_id``, the same id the saved page of that URL gets; ingest
+  adds a short hash when another URL's article holds it), else ``g-`` + a hash of the item's
+  guid, else derived from headline and date.
 
 Items are located as ``feed.rss[0]``, ``feed.rss[1]``, ... (feed order). An item the
 feed repeats (same id) is reported as a problem at its second place and read once. The
@@ -33,7 +34,7 @@ from bs4 import BeautifulSoup
 from recommender.articles import ArticleError
 
 from . import Problem, Record, page, xmlsafe
-from .fields import build_article
+from .fields import build_article, slug_id
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def parse(data: bytes, *, location: str) -> Iterator[Record | Problem]:
             yield Problem(where, f"the same item as {location}[{first_place[article.id]}]{_naming(entry)}: read once")
             continue
         first_place[article.id] = index
-        yield Record(where, article)
+        yield Record(where, article, id_from_url=article.url is not None and article.id == slug_id(article.url))
 
 
 def _raw(entry: Any, feed_language: str | None) -> dict:
@@ -90,7 +91,7 @@ def _raw(entry: Any, feed_language: str | None) -> dict:
     language = _language(entry, feed_language)
     tags = [tag.get("term") for tag in entry.get("tags") or [] if (tag.get("term") or "").strip()]
     return {
-        "id": None if link or not guid else "g-" + hashlib.sha1(guid.encode("utf-8")).hexdigest()[:16],
+        "id": slug_id(link) if link else ("g-" + hashlib.sha1(guid.encode("utf-8")).hexdigest()[:16] if guid else None),
         "url": link, "headline": title, "body": body, "published_at": _published(entry),
         "section": tags[0].strip() if tags else None, "language": language, "read_also": links,
     }

@@ -5,7 +5,7 @@
 >>> for item in matcher.match(read_path("pages/")): ...
 
 Each ``<url>`` gives an entry: its ``<loc>``, the id a page of that URL gets (see
-``fields.derive_id``), the date (``news:publication_date``, else ``<lastmod>``), and the
+``fields.slug_id``, as the HTML reader gives it), the date (``news:publication_date``, else ``<lastmod>``), and the
 ``news:title`` and ``news:language`` when present. Plain sitemaps (no ``news:`` tags) are
 read too. A sitemap index (``<sitemapindex>``) lists other sitemaps, not articles: it is
 refused with that reason. The file is checked first (:mod:`recommender.readers.xmlsafe`).
@@ -31,7 +31,7 @@ from defusedxml.ElementTree import ParseError, fromstring
 from recommender.articles import ArticleError, canonical_url, normalise_headline, parse_datetime
 
 from . import Problem, Record, xmlsafe
-from .fields import derive_id
+from .fields import derive_id, slug_id
 
 __all__ = ["SitemapEntry", "SitemapMatcher", "read_sitemap"]
 
@@ -95,7 +95,8 @@ def read_sitemap(path) -> tuple[list[SitemapEntry], list[Problem]]:
             continue
         title = _child_text(news, "title") if news is not None else None
         language = _child_text(news, "publication", "language") if news is not None else None
-        entries.append(SitemapEntry(url, derive_id(url, title or "", published), published, title, language))
+        entries.append(SitemapEntry(url, slug_id(url) or derive_id(url, title or "", published), published, title,
+                                    language))
     return entries, problems
 
 
