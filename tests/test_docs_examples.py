@@ -36,7 +36,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import click
 import pytest
 
 from conftest import REPO, free_port
