@@ -44,8 +44,8 @@ class UnknownArticle(KeyError):
 class EngineConfig:
     """How articles are vectorised and rankings shaped. Weights are relative, per field."""
 
-    headline_weight: float = 0.6
-    lead_weight: float = 0.3
+    headline_weight: float = 0.3  # 0.3 and no separate lead: measured on news-events among 20,000 distractors
+    lead_weight: float = 0.0
     body_weight: float = 1.0
     read_also_weight: float = 0.0
     anchors_weight: float = 0.0
@@ -77,7 +77,6 @@ class EngineConfig:
     # Signals that can be switched off one at a time (ablation), and how.
     SIGNALS = {
         "headline": {"headline_weight": 0.0},
-        "lead": {"lead_weight": 0.0},
         "duplicate_collapse": {"collapse_duplicates": False},
         "expansion": {"expansion": 0},
         "model": {"use_model": False},

@@ -15,11 +15,11 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-NEIGHBOURS = 5
+NEIGHBOURS = 8
 """How many nearest neighbours each vector is blended with."""
 WEIGHT = 1.0
 """How much the neighbours weigh against the vector itself (each also by its cosine)."""
-MAX_TERMS = 150
+MAX_TERMS = 400
 """An expanded row keeps its strongest terms, at most this many (and never fewer than its own count): the
 search cost grows with the rows' lengths, and the weakest terms a neighbour brings add noise, not recall."""
 
