@@ -102,6 +102,27 @@ class EngineConfig:
         return replace(self, **self.SIGNALS[signal])
 
     @classmethod
+    def parse(cls, text: str) -> "EngineConfig":
+        """The configuration from ``"key=value,..."`` (``expansion=8,editor_mix=0.2``; ``none`` for None)."""
+        types = {f.name: f.type for f in fields(cls)}
+        values = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            key, _, value = item.partition("=")
+            if key not in types or key == "SIGNALS":
+                raise ValueError(f"unknown engine setting {key!r}; known: {', '.join(sorted(types))}")
+            kind = types[key]
+            if value.lower() == "none" and "None" in kind:
+                values[key] = None
+            elif kind.startswith("bool"):
+                values[key] = value.lower() in ("1", "true", "yes")
+            else:
+                try:
+                    values[key] = int(value) if kind.startswith("int") else float(value)
+                except ValueError:
+                    raise ValueError(f"engine setting {key} needs a number, got {value!r}") from None
+        return cls(**values)
+
+    @classmethod
     def from_dict(cls, values: Mapping) -> "EngineConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})

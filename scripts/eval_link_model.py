@@ -44,11 +44,6 @@ def systems(config: EngineConfig | None = None):
             "engine-no-model": EngineRanker(config=config.without("model"), name="engine-no-model")}
 
 
-def parse_config(text: str) -> EngineConfig:
-    """``key=value,...`` as an :class:`EngineConfig` (numbers as floats)."""
-    values = dict(item.split("=", 1) for item in text.split(",") if item)
-    return EngineConfig(**{key: float(value) for key, value in values.items()})
-
 
 def newest_held_out(task, share: float = 0.5):
     """Time-aware hold-out: the older queries get their hidden links back (the past to learn from);
@@ -221,7 +216,7 @@ def main() -> None:
     if args.curve:
         curve([n for n in names if n.endswith("-cv")], args.folds, args.seed, args.plot)
         return
-    config = parse_config(args.config)
+    config = EngineConfig.parse(args.config)
     results = []
     for result, targets in cross_validated(names, args.folds, args.seed, config, args.targets):
         results.append(result)

@@ -139,3 +139,13 @@ def test_wire_copies_with_rewritten_headlines_are_still_copies(corpus):
     assert "storm-2" not in [r.id for r in engine.related("storm-2-retitled", 5)]
     draft = engine.related_to_text("Some other headline entirely", corpus[1].body, k=5)
     assert "storm-2" not in [r.id for r in draft] and "storm-2-retitled" not in [r.id for r in draft]
+
+
+def test_engine_config_parses_settings_by_their_types():
+    config = EngineConfig.parse("expansion=5, expansion_terms=none, headline_weight=0.6, use_model=false")
+    assert (config.expansion, config.expansion_terms, config.headline_weight, config.use_model) == (5, None, 0.6, False)
+    assert EngineConfig.parse("") == EngineConfig()
+    with pytest.raises(ValueError, match="unknown engine setting 'bogus'"):
+        EngineConfig.parse("bogus=1")
+    with pytest.raises(ValueError, match="needs a number"):
+        EngineConfig.parse("expansion=many")

@@ -117,6 +117,8 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access
 @click.option("--systems", "system_names", multiple=True, metavar="SYSTEM",
               help="System to run (repeatable; default the engine, its ablations and every baseline).")
 @click.option("--no-ablation", is_flag=True, help="Skip the engine-no-<signal> variants.")
+@click.option("--engine-config", default="", metavar="KEY=VALUE,...",
+              help="Settings of the engine under test and its ablations, e.g. expansion=5,headline_weight=0.6.")
 @click.option("--max-distractors", default=20_000, show_default=True, type=click.IntRange(0))
 @click.option("--demo", "demo_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Demo corpus JSON Lines (default data/demo/articles.jsonl).")
@@ -128,8 +130,8 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--compare", "compared", nargs=2, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               metavar="A.json B.json", help="Print B - A for every metric, with its significance, and stop.")
-def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, max_distractors, demo_path, mind_dir,
-             resamples, seed, no_plots, quiet, compared):
+def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, engine_config, max_distractors,
+             demo_path, mind_dir, resamples, seed, no_plots, quiet, compared):
     """Rank every ground truth found with the engine and every baseline; write JSON, Markdown and HTML reports.
 
     Ground truths: event clusters (also among distractors), held-out editor links, headline
@@ -143,6 +145,7 @@ def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, 
       readalso evaluate --tasks demo-links --systems engine --systems tfidf --stem after
       readalso evaluate --compare reports/before.json reports/after.json
     """
+    from recommender.engine import EngineConfig
     from recommender.evaluation import compare as compare_results
     from recommender.evaluation import run as run_evaluation
 
@@ -153,7 +156,7 @@ def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, 
     outcome = run_evaluation(data_dir, output_dir, tasks=list(task_names) or None, systems=list(system_names) or None,
                              seed=seed, n_resamples=resamples, max_distractors=max_distractors, demo_path=demo_path,
                              mind_dir=mind_dir, ablation=not no_ablation, plots=not no_plots, progress=not quiet,
-                             stem=stem, command=command)
+                             stem=stem, command=command, engine_config=EngineConfig.parse(engine_config))
     click.echo(outcome["summary"])
     for kind, path in outcome["paths"].items():
         click.echo(f"{kind}: {path}")

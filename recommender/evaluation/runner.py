@@ -30,11 +30,11 @@ DEFAULT_DEMO = REPO_ROOT / "data" / "demo" / "articles.jsonl"
 __all__ = ["run", "compare", "TASKS", "DEFAULT_DATA_DIR"]
 
 
-def _systems(names, *, seed: int, ablation: bool):
+def _systems(names, *, seed: int, ablation: bool, engine_config=None):
     from recommender.evaluation.systems import default_systems
 
     try:
-        systems = default_systems(seed=seed, ablation=ablation)
+        systems = default_systems(seed=seed, ablation=ablation, config=engine_config)
     except ImportError as error:  # the engine is not importable: baselines only
         log.warning("engine unavailable (%s): evaluating baselines only", error)
         systems = default_systems(seed=seed, ablation=False, engine=False)
@@ -49,11 +49,13 @@ def _systems(names, *, seed: int, ablation: bool):
 def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", *, tasks=None, systems=None,
         seed: int = 0, n_resamples: int = 1000, max_distractors: int | None = 20_000,
         demo_path: str | Path | None = None, mind_dir: str | Path | None = None, ablation: bool = True,
-        plots: bool = True, progress: bool = True, stem: str = "evaluation", command: str | None = None) -> dict:
+        plots: bool = True, progress: bool = True, stem: str = "evaluation", command: str | None = None,
+        engine_config=None) -> dict:
     """Evaluate every system on every ground truth found; write ``<stem>.json/.md/.html``.
 
     ``data_dir`` defaults to ``../shared/data`` beside the repository; ``tasks`` picks among
     :data:`TASKS`; ``systems`` among the engine, ``engine-no-<signal>`` ablations and the baselines.
+    ``engine_config`` (an ``EngineConfig``) sets the engine under test and its ablations.
     MIND is read from ``mind_dir`` (default ``<data_dir>/mind``). Missing data sets are skipped
     with the reason in the report. Returns ``{"results": ..., "paths": {...}, "summary": str}``.
     """
@@ -62,7 +64,7 @@ def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", 
     unknown = sorted(set(chosen) - set(TASKS))
     if unknown:
         raise ValueError(f"unknown tasks {', '.join(unknown)}; known: {', '.join(TASKS)}")
-    rankers = _systems(systems, seed=seed, ablation=ablation)
+    rankers = _systems(systems, seed=seed, ablation=ablation, engine_config=engine_config)
     reference = "engine" if "engine" in rankers else ("tfidf" if "tfidf" in rankers else next(iter(rankers)))
     options = dict(reference=reference, seed=seed, n_resamples=n_resamples, progress=progress)
     results = {"readalso_evaluation": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -59,17 +59,19 @@ def engine_signals() -> list[str]:
     return list(getattr(EngineConfig, "SIGNALS", {}))
 
 
-def default_systems(*, seed: int = 0, ablation: bool = True, engine: bool = True) -> dict[str, Ranker]:
-    """The engine, one engine per switched-off signal (``engine-no-<signal>``) and every baseline."""
+def default_systems(*, seed: int = 0, ablation: bool = True, engine: bool = True, config=None) -> dict[str, Ranker]:
+    """The engine (with ``config``, an ``EngineConfig``; default the default one), one engine per switched-off
+    signal (``engine-no-<signal>``) and every baseline."""
     systems: dict[str, Ranker] = {}
     if engine:
         from recommender.engine import EngineConfig
 
-        systems["engine"] = EngineRanker()
+        config = config or EngineConfig()
+        systems["engine"] = EngineRanker(config=config)
         if ablation:
             for signal in engine_signals():
                 name = f"engine-no-{signal}"
-                systems[name] = EngineRanker(config=EngineConfig().without(signal), name=name)
+                systems[name] = EngineRanker(config=config.without(signal), name=name)
     for ranker in (RandomRanker(seed=seed), MostRecentRanker(), MostLinkedRanker(), PlainTfidfRanker(),
                    TunedTfidfRanker(), TunedTfidfRanker(expansion=5), BM25MLTRanker()):
         systems[ranker.name] = ranker
