@@ -95,6 +95,27 @@ class Article:
         return replace(self, read_also=tuple(links))
 
 
+def check_url(url) -> str:
+    """``url`` stripped, if it is an absolute ``http``/``https`` URL; ``ValueError`` naming it otherwise.
+
+    Only these two schemes may reach a reader's browser as a link: ``javascript:``, ``data:``
+    and the like would run or show content of the attacker's choosing on the publisher's page.
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"url must be a string, got {type(url).__name__}")
+    text = url.strip()
+    if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in text):
+        raise ValueError(f"url must not contain spaces or control characters, got {url!r}")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError:
+        raise ValueError(f"url is not a valid URL, got {url!r}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"url must be an absolute http(s) URL, got {url[:200]!r}")
+    return text
+
+
 def as_utc(moment: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if moment.tzinfo is None:
