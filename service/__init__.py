@@ -26,7 +26,7 @@ from flask import Config, Flask, current_app, g, has_request_context, request
 from recommender.store import default_db_path
 
 from . import errors, security
-from .holder import EngineHolder
+from .holder import Busy, EngineHolder
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.after_request(_cors)
+    app.register_error_handler(Busy, api.busy_response)  # pages wait for the engine too
     security.init_app(app)
     return app
 

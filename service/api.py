@@ -21,7 +21,7 @@ from recommender.reading_list import history_list, story_list
 
 from . import inputs
 from .errors import ApiError, error_response, unprocessable
-from .holder import EngineHolder, ModelUnavailable, ReloadRefused, Snapshot
+from .holder import Busy, EngineHolder, ModelUnavailable, ReloadRefused, Snapshot
 from .security import require_event_origin
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -36,7 +36,7 @@ def holder() -> EngineHolder:
 def snapshot() -> Snapshot:
     """The model this request uses from start to end (a reload meanwhile does not change it)."""
     if "snapshot" not in g:
-        g.snapshot = holder().snapshot()
+        g.snapshot = holder().snapshot(timeout=current_app.config["REQUEST_BUDGET_SECONDS"])
         current_app.extensions["readalso.metrics"].follow(g.snapshot)
     return g.snapshot
 
@@ -47,8 +47,7 @@ def turn(current: Snapshot):
     ``REQUEST_BUDGET_SECONDS``; past that 503 with ``Retry-After`` instead of queueing forever."""
     budget = current_app.config["REQUEST_BUDGET_SECONDS"]
     if not current.lock.acquire(timeout=budget):
-        raise ApiError(503, f"busy: no turn at the engine within {budget:g} s, retry shortly", code="busy",
-                       headers={"Retry-After": "1"})
+        raise Busy(f"no turn at the engine within {budget:g} s")
     try:
         yield current
     finally:
@@ -85,6 +84,10 @@ def require_token() -> None:
 @bp.errorhandler(ModelUnavailable)
 def _no_model(error):
     return error_response(503, "model_unavailable", str(error))
+
+
+def busy_response(error: Busy):
+    return error_response(503, "busy", f"busy: {error}; retry shortly", headers={"Retry-After": "1"})
 
 
 @bp.errorhandler(UnknownArticle)

@@ -240,7 +240,8 @@ def text_query(body: dict) -> tuple[str, str, str]:
         raise unprocessable("body", f"headline and body together must be at most {MAX_TEXT} characters")
     if not any(ch.isalnum() for ch in headline) and not any(ch.isalnum() for ch in text):
         raise unprocessable("headline", "give a headline or a body with at least one word")
-    return headline, text, language.split("-")[0]
+    # Stripped: white space carries no words, and a draft's stand-in headline is taken from the body's start.
+    return headline, text.strip(), language.split("-")[0]
 
 
 def reading_list_query(body: dict) -> tuple[str | None, list[str] | None, float | None, int]:

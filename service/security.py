@@ -39,6 +39,11 @@ RATE_LIMITED = {  # endpoint -> config key of its limit
 }
 
 
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::1/128", "fc00::/7"))
+"""Who may read ``/metrics`` without a token: loopback and RFC 1918 / unique-local addresses."""
+
+
 def page_policy(nonce: str) -> str:
     """The demo page's policy: its own script and API only; styles with this response's nonce."""
     return ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self'; "
@@ -86,8 +91,8 @@ def _init_limiter(app: Flask) -> None:
     limiter = Limiter(get_remote_address, app=app, default_limits=[], strategy="moving-window")
     app.extensions["readalso.limiter"] = limiter
     for endpoint, key in RATE_LIMITED.items():
-        if app.config[key]:
-            limiter.limit(app.config[key])(app.view_functions[endpoint])
+        if app.config[key]:  # this app's view, wrapped: the limits belong to this app's limiter
+            app.view_functions[endpoint] = limiter.limit(app.config[key])(app.view_functions[endpoint])
 
 
 # -- /metrics ---------------------------------------------------------------------------------
@@ -102,10 +107,11 @@ def require_metrics_access() -> None:
         return
     try:
         address = ipaddress.ip_address((request.remote_addr or "").split("%")[0])
+        address = getattr(address, "ipv4_mapped", None) or address
     except ValueError:
         address = None
-    if address is None or not (address.is_loopback or address.is_private):
-        raise ApiError(403, "/metrics answers only private addresses unless READALSO_METRICS_TOKEN is set")
+    if address is None or not any(address in network for network in PRIVATE_NETWORKS):
+        raise ApiError(403, "/metrics answers only loopback and private addresses unless READALSO_METRICS_TOKEN is set")
 
 
 # -- events: origins --------------------------------------------------------------------------
