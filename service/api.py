@@ -168,10 +168,7 @@ def get_article(article_id: str):
 def put_article(article_id: str):
     """Insert or replace one article; it is recommendable at once."""
     require_token()
-    raw = inputs.json_object("an article's fields")
-    if raw.get("id") not in (None, article_id):
-        raise unprocessable("id", f"id in the body ({raw['id']!r}) differs from the URL ({article_id!r})")
-    article = inputs.article_from({**raw, "id": article_id}, "body")
+    article = inputs.article_from(inputs.json_object("an article's fields"), "body", path_id=article_id)
     (status, stored_id), = store_articles([article])
     response = jsonify(id=stored_id, status=status)
     response.status_code = 201 if status == "new" else 200
@@ -185,10 +182,7 @@ def post_articles():
     require_token()
     records = inputs.json_records()
     articles = [inputs.article_from(raw, f"[{i}]") for i, raw in enumerate(records)]
-    ids = [a.id for a in articles]
-    if len(set(ids)) != len(ids):
-        duplicate = next(i for i in ids if ids.count(i) > 1)
-        raise unprocessable("id", f"article id {duplicate!r} appears twice in one request")
+    articles = list({article.id: article for article in articles}.values())  # a later record replaces an earlier
     results = store_articles(articles)
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     for status, _ in results:
@@ -214,7 +208,9 @@ def store_articles(articles: list[Article]) -> list[tuple[str, str]]:
 def reload():
     """Swap in the newest built artifact (or ``{"version": ...}``); a broken one is refused."""
     require_token()
-    version = inputs.reload_version(inputs.json_body() if inputs.read_body() else None)
+    version = inputs.reload_version(inputs.json_body()) if inputs.read_body() else None
+    if version is not None and not _built_version(version):
+        raise ApiError(404, f"no artifact version {version!r}", parameter="version")
     metrics = current_app.extensions["readalso.metrics"]
     try:
         old, new = holder().reload(version)
@@ -232,8 +228,9 @@ def events():
     """Impression and click beacons from the widget, counted per day, article, target, position and model.
 
     ``text/plain`` is accepted because ``navigator.sendBeacon`` sends strings so (no CORS preflight).
-    Only events about stored articles, from a model version that exists, with a time near now and
-    (when ``CORS_ORIGINS`` is set) from an allowed origin are counted; a beacon is all or none.
+    A malformed beacon is refused whole (422). Well-formed events are counted only when their
+    articles are stored, their model version was built and their time is near now; the others are
+    dropped and counted in the answer's ``dropped``. With ``CORS_ORIGINS`` set, only those origins.
     """
     require_event_origin()
     items, listed = inputs.event_items(inputs.json_body(also=("text/plain",)))
@@ -242,19 +239,20 @@ def events():
     with turn(current):
         ids = {row["article_id"] for row in rows} | {row["target_id"] for row in rows if row["target_id"]}
         known = current.store.summaries(ids)
-        for i, row in enumerate(rows):
-            where = f"events[{i}]." if listed else ""
-            for name, key in (("article", "article_id"), ("target", "target_id")):
-                if row[key] is not None and row[key] not in known:
-                    raise unprocessable(f"{where}{name}", f"{name} {row[key]!r} is not a stored article")
+        kept = []
+        for row in rows:
             version = row["model_version"]
             if version is None or version == current.version:
                 row["model_version"] = current.version
             elif not _built_version(version):
-                raise unprocessable(f"{where}model", f"model {version!r} is not a built model version")
-        with writing():
-            stored = current.store.record_events(rows, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
-    return jsonify(stored=stored), 202
+                continue
+            if row["fresh"] and row["article_id"] in known and (row["target_id"] is None or row["target_id"] in known):
+                kept.append(row)
+        stored = 0
+        if kept:
+            with writing():
+                stored = current.store.record_events(kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
+    return jsonify(stored=stored, dropped=len(rows) - stored), 202
 
 
 def _built_version(version: str) -> bool:

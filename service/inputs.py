@@ -28,9 +28,11 @@ MAX_TEXT = 100_000
 MAX_ID = 256
 MAX_SECTION = 100
 MAX_EXCLUDE = 500
+MAX_BATCH = 10_000
 _INTEGER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: no "3_0", "+3", " 3", "٣"
 _LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z0-9]{1,8})?")
 _READ_CHUNK = 64 * 1024
+MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 # -- the body ---------------------------------------------------------------------------------
@@ -110,6 +112,8 @@ def json_records() -> list:
         records = [records] if isinstance(records, dict) else records
     if not isinstance(records, list) or not records:
         raise unprocessable("body", "expected a non-empty JSON array of articles or JSON Lines")
+    if len(records) > MAX_BATCH:
+        raise unprocessable("body", f"at most {MAX_BATCH} articles in one request, got {len(records)}")
     return records
 
 
@@ -185,12 +189,21 @@ def query_filters() -> tuple[int, Filters, float]:
 
 
 # -- JSON fields ------------------------------------------------------------------------------
+def json_int(value) -> int | None:
+    """A JSON integer (``14`` or ``14.0``, as JSON Schema counts them), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
 def body_k(body: dict, default: int) -> int:
     """``k`` of any JSON body: one range, 1..MAX_K, for every route."""
     max_k = current_app.config["MAX_K"]
-    k = body.get("k", default)
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= max_k:
-        raise unprocessable("k", f"k must be an integer in 1..{max_k}, got {k!r}")
+    k = json_int(body.get("k", default))
+    if k is None or not 1 <= k <= max_k:
+        raise unprocessable("k", f"k must be an integer in 1..{max_k}, got {body.get('k')!r}")
     return k
 
 
@@ -211,7 +224,8 @@ def body_filters(body: dict) -> tuple[int, Filters, float]:
     if max_age is not None and (isinstance(max_age, bool) or not isinstance(max_age, (int, float))
                                 or not 0 < max_age < 1e9):
         raise unprocessable("filters.max_age_days", f"filters.max_age_days must be a positive number, got {max_age!r}")
-    exclude = filters.get("exclude") or []
+    exclude = filters.get("exclude")
+    exclude = [] if exclude is None else exclude
     if (not isinstance(exclude, list) or len(exclude) > MAX_EXCLUDE
             or not all(isinstance(i, str) and len(i) <= MAX_ID for i in exclude)):
         raise unprocessable("filters.exclude", f"filters.exclude must be a list of at most {MAX_EXCLUDE} ids")
@@ -236,23 +250,24 @@ def text_query(body: dict) -> tuple[str, str, str]:
     language = "en" if language is None else language.strip().lower()
     if not _LANGUAGE.fullmatch(language):
         raise unprocessable("language", f"language must be a code like 'en' or 'pt-br', got {body['language']!r}")
-    if len(headline) + len(text) > MAX_TEXT:
-        raise unprocessable("body", f"headline and body together must be at most {MAX_TEXT} characters")
-    if not any(ch.isalnum() for ch in headline) and not any(ch.isalnum() for ch in text):
-        raise unprocessable("headline", "give a headline or a body with at least one word")
+    for name, value in (("headline", body.get("headline")), ("body", text)):
+        if value is not None and len(value) > MAX_TEXT // 2:
+            raise unprocessable(name, f"{name} must be at most {MAX_TEXT // 2} characters")
+    if not headline and not text.strip():
+        raise unprocessable("headline", "give a headline or a body that is not only white space")
     # Stripped: white space carries no words, and a draft's stand-in headline is taken from the body's start.
     return headline, text.strip(), language.split("-")[0]
 
 
 def reading_list_query(body: dict) -> tuple[str | None, list[str] | None, float | None, int]:
     """``POST /v1/reading-list``: ``(story, history, minutes, k)``."""
-    story, history = body.get("story"), body.get("history")
-    if (story is None) == (history is None):
+    if ("story" in body) == ("history" in body):
         raise unprocessable("story", 'give either "story": ID or "history": [ID, ...]')
-    if story is not None:
+    story, history = body.get("story"), body.get("history")
+    if "story" in body:
         body_id(story, "story")
     max_history = current_app.config["MAX_HISTORY"]
-    if history is not None:
+    if "history" in body:
         if not isinstance(history, list) or not 0 < len(history) <= max_history or any(id_problem(i) for i in history):
             raise unprocessable("history", f"history must be a list of 1..{max_history} article ids")
     minutes = body.get("minutes")
@@ -263,9 +278,7 @@ def reading_list_query(body: dict) -> tuple[str | None, list[str] | None, float 
 
 
 def reload_version(body) -> str | None:
-    """``POST /v1/admin/reload``: an optional artifact version name."""
-    if body is None:
-        return None
+    """``POST /v1/admin/reload``: the body (if any) names an artifact version, or not."""
     if not isinstance(body, dict):
         raise unprocessable("body", "expected a JSON object, optionally with a version")
     if "version" not in body:
@@ -277,7 +290,13 @@ def reload_version(body) -> str | None:
 
 
 # -- articles ---------------------------------------------------------------------------------
-def article_from(raw, where: str) -> Article:
+ARTICLE_TYPES = {"id": (str,), "headline": (str,), "body": (str, type(None)), "url": (str, type(None)),
+                 "published_at": (str, type(None)), "section": (str, type(None)),
+                 "language": (str, type(None)), "read_also": (list, type(None))}
+"""The JSON types of ``ArticleInput`` (service/openapi.json): the API takes JSON, not CSV cells."""
+
+
+def article_from(raw, where: str, *, path_id: str | None = None) -> Article:
     """One article of a write route; 422 naming ``where`` when it cannot be stored.
 
     Links are checked here too: only ``http``/``https`` URLs are accepted (``check_url``), so a
@@ -286,10 +305,26 @@ def article_from(raw, where: str) -> Article:
     if not isinstance(raw, dict):
         raise unprocessable(where, f"{where}: expected a JSON object, got {type(raw).__name__}")
     prefix = f"{where}: " if where.startswith("[") else ""
-    if "id" in raw and raw["id"] is not None:
+    unknown = sorted(set(raw) - set(ARTICLE_TYPES))
+    if unknown:
+        raise unprocessable(where, f"{prefix}unknown field {unknown[0]!r}; known: {', '.join(ARTICLE_TYPES)}")
+    if path_id is not None:
+        if raw.get("id", path_id) != path_id:
+            raise unprocessable("id", f"id in the body ({raw['id']!r}) differs from the URL ({path_id!r})")
+        raw = {**raw, "id": path_id}
+    for name, types in ARTICLE_TYPES.items():
+        if name in raw and not isinstance(raw[name], types):
+            wanted = " or ".join("null" if t is type(None) else {str: "a string", list: "a list"}[t] for t in types)
+            raise unprocessable(where, f"{prefix}{name} must be {wanted}, got {type(raw[name]).__name__}")
+    if "id" in raw:
         problem = id_problem(raw["id"])
         if problem:
             raise unprocessable(where, f"{prefix}id {problem}")
+    for position, link in enumerate(raw.get("read_also") or [], 1):
+        if not isinstance(link, (str, dict)) or (isinstance(link, dict) and not (
+                isinstance(link.get("headline"), str) and isinstance(link.get("url"), (str, type(None))))):
+            raise unprocessable(where, f"{prefix}read_also item {position} must be a headline or "
+                                       "{\"headline\": ..., \"url\": ...}")
     try:
         for url in _urls(raw):
             check_url(url)
@@ -320,7 +355,8 @@ def event_items(body) -> tuple[list, bool]:
 
 
 def event(item, where: str | None, *, now: datetime | None = None) -> dict:
-    """One widget event, checked in form (known ids and versions are the route's to check)."""
+    """One widget event, checked in form; 422 naming the field. Whether its articles and model
+    exist, and whether its time is ``fresh``, is the route's to judge (it drops those events)."""
     def field(name):
         return f"{where}.{name}" if where else name
 
@@ -339,28 +375,30 @@ def event(item, where: str | None, *, now: datetime | None = None) -> dict:
         raise unprocessable(field("target"), "a click needs the target article id")
     position = item.get("position")
     max_k = current_app.config["MAX_K"]
-    if position is not None and (isinstance(position, bool) or not isinstance(position, int)
-                                 or not 1 <= position <= max_k):
-        raise unprocessable(field("position"), f"position must be an integer in 1..{max_k}, got {position!r}")
+    if position is not None:
+        position = json_int(item["position"])
+        if position is None or not 1 <= position <= max_k:
+            raise unprocessable(field("position"), f"position must be an integer in 1..{max_k}, got {item['position']!r}")
     model = item.get("model")
     if model is not None and (not isinstance(model, str) or not 0 < len(model) <= 100):
         raise unprocessable(field("model"), "model must be a model version string")
+    moment, fresh = client_time(item.get("time"), field("time"), now or datetime.now(timezone.utc))
     return {"type": kind, "article_id": item["article"], "target_id": item.get("target"), "position": position,
-            "client_time": client_time(item.get("time"), field("time"), now or datetime.now(timezone.utc)),
-            "model_version": model}
+            "client_time": moment, "fresh": fresh, "model_version": model}
 
 
-def client_time(value, name: str, now: datetime) -> str | None:
-    """Milliseconds since the epoch (``Date.now()``) or ISO 8601, within the accepted window, as ISO 8601.
+def client_time(value, name: str, now: datetime) -> tuple[str | None, bool]:
+    """Milliseconds since the epoch (``Date.now()``) or ISO 8601 -> ``(ISO 8601, fresh)``.
 
-    Not later than ``EVENT_MAX_SKEW_SECONDS`` ahead of the server's clock, nor older than
-    ``EVENT_MAX_AGE_HOURS``: a beacon is sent when it happens, so anything else is forged or broken.
+    Fresh: not later than ``EVENT_MAX_SKEW_SECONDS`` ahead of the server's clock, nor older than
+    ``EVENT_MAX_AGE_HOURS``. A beacon is sent when it happens, so a stale or future time is forged
+    or broken: the route drops such events (422 only for a time that is not a time at all).
     """
     if value is None:
-        return None
+        return None, True
     moment = None
     try:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_EPOCH_MS:
             moment = datetime.fromtimestamp(value / 1000, timezone.utc)
         elif isinstance(value, str) and len(value) <= 40:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -371,7 +409,4 @@ def client_time(value, name: str, now: datetime) -> str | None:
         raise unprocessable(name, f"time must be epoch milliseconds or ISO 8601, got {value!r}")
     skew = timedelta(seconds=current_app.config["EVENT_MAX_SKEW_SECONDS"])
     oldest = timedelta(hours=current_app.config["EVENT_MAX_AGE_HOURS"])
-    if not now - oldest <= moment <= now + skew:
-        raise unprocessable(name, f"time must be within the last {current_app.config['EVENT_MAX_AGE_HOURS']} h "
-                                  f"(and at most {skew.seconds} s ahead), got {moment.isoformat()}")
-    return moment.isoformat()
+    return moment.isoformat(), now - oldest <= moment <= now + skew
