@@ -4,11 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
+# Debian packages the tests drive: chromium (the widget in a browser), nginx (the proxy in front of gunicorn).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "chromium is missing and this is not root: the browser test will be skipped" >&2
+    echo "${missing[*]} missing and this is not root: the tests that need them will be skipped" >&2
   fi
 fi
 

@@ -37,8 +37,7 @@ MAX_EPOCH_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 # -- the body ---------------------------------------------------------------------------------
 def too_large(limit: int) -> ApiError:
-    return ApiError(413, f"the body must be at most {limit} bytes", parameter="body",
-                    headers={"Connection": "close"})
+    return ApiError(413, f"the body must be at most {limit} bytes", parameter="body")
 
 
 def read_body() -> bytes:

@@ -73,7 +73,7 @@ class ReadalsoServer(BaseApplication):
         return create_app(self.app_config)
 
 
-def serve(app_config: dict, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 8,
+def serve(app_config: dict, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 2, threads: int = 16,
           timeout: int = 30, access_log: bool = True) -> None:
     """Serve until interrupted. Metrics of all workers are merged through a shared directory."""
     from .holder import serve_newest

@@ -266,7 +266,7 @@ def test_a_chunked_body_over_the_limit_is_413_and_nothing_is_stored(make_app, se
     client = make_app(MAX_CONTENT_LENGTH=64 * 1024).test_client()
     response = chunked_post(client, "/v1/articles", jsonl(72))  # 72 KiB: refused whole, never cut at 64
     error = error_of(response, 413, "payload_too_large", "body")
-    assert "65536 bytes" in error["message"] and response.headers["Connection"] == "close"
+    assert "65536 bytes" in error["message"]
     with Store(service_db) as store:
         assert store.get_many([f"bulk-{i}" for i in range(72)]) == {}
     smaller = chunked_post(client, "/v1/articles", jsonl(60))

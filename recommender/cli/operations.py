@@ -66,7 +66,7 @@ def batch(obj: Context, k, out, since, ids_file, jobs, dask, block_rows, work_di
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes (each loads the memory-mapped model once).")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256),
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
               help="Threads per worker: slow clients hold one each, the others keep answering.")
 @click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
               help="Seconds before gunicorn restarts a worker whose main loop stopped answering.")
