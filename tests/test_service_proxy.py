@@ -159,6 +159,7 @@ def stack(tmp_path_factory):
 def test_gunicorn_answers_while_eight_slow_clients_hold_connections(stack):
     server, _ = stack
     result = load_probe().probe(server.url, slow=8, requests=20, interval=2.0)
+    print(f"\ngunicorn, 8 slow clients: {result}")
     assert result["failures"] == 0 and result["p95"] < 1.0, result
 
 
@@ -202,6 +203,7 @@ def test_nginx_refuses_a_chunked_9_mib_upload_in_json(stack):
 def test_nginx_takes_slow_clients(stack):
     _, nginx = stack
     result = load_probe().probe(nginx.url, slow=64, requests=20, interval=2.0)
+    print(f"\nnginx, 64 slow clients: {result}")
     assert result["failures"] == 0 and result["p95"] < 1.0, result
 
 
