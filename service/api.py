@@ -20,7 +20,7 @@ from recommender.links import resolve_store
 from recommender.reading_list import history_list, story_list
 
 from . import inputs
-from .errors import ApiError, error_response, unprocessable
+from .errors import ApiError, error_response
 from .holder import Busy, EngineHolder, ModelUnavailable, ReloadRefused, Snapshot
 from .security import require_event_origin
 

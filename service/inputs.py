@@ -321,7 +321,8 @@ def article_from(raw, where: str, *, path_id: str | None = None) -> Article:
             raise unprocessable(where, f"{prefix}id {problem}")
     for position, link in enumerate(raw.get("read_also") or [], 1):
         if not isinstance(link, (str, dict)) or (isinstance(link, dict) and not (
-                isinstance(link.get("headline"), str) and isinstance(link.get("url"), (str, type(None))))):
+                set(link) <= {"headline", "url"} and isinstance(link.get("headline"), str)
+                and isinstance(link.get("url"), (str, type(None))))):
             raise unprocessable(where, f"{prefix}read_also item {position} must be a headline or "
                                        "{\"headline\": ..., \"url\": ...}")
     try:
@@ -333,13 +334,12 @@ def article_from(raw, where: str, *, path_id: str | None = None) -> Article:
 
 
 def _urls(raw: dict):
-    if raw.get("url") not in (None, ""):
+    """Every URL of an article input (``null`` is no URL; ``""`` is not a URL)."""
+    if raw.get("url") is not None:
         yield raw["url"]
-    links = raw.get("read_also")
-    if isinstance(links, list):
-        for link in links:
-            if isinstance(link, dict) and link.get("url") not in (None, ""):
-                yield link["url"]
+    for link in raw.get("read_also") or []:
+        if isinstance(link, dict) and link.get("url") is not None:
+            yield link["url"]
 
 
 # -- events -----------------------------------------------------------------------------------

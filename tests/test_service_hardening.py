@@ -57,6 +57,13 @@ def test_write_routes_refuse_a_javascript_url_and_store_nothing(client, service_
         assert store.get_many(["evil-1", "evil-2", "fine-1"]) == {}
 
 
+@pytest.mark.parametrize("article", [{**STORY, "url": ""}, {**STORY, "url": 7}, {**STORY, "colour": "red"},
+                                     {**STORY, "read_also": [{"headline": "x", "target_id": "storm-1"}]},
+                                     {**STORY, "headline": 0}])
+def test_article_input_is_json_as_the_spec_says(client, article):
+    error_of(client.put("/v1/articles/odd-1", json=article, headers=AUTH), 422, "unprocessable", "body")
+
+
 def test_every_response_carries_the_security_headers(client):
     responses = [client.get("/v1/articles/storm-1/related"), client.get("/v1/articles/nope"), client.get("/healthz"),
                  client.get("/widget.js"), client.get("/openapi.json"), client.get("/metrics"),
