@@ -95,6 +95,26 @@ class Article:
         return replace(self, read_also=tuple(links))
 
 
+URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._-]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?\s*$"
+"""What ``check_url`` accepts, as a regular expression that JSON Schema (the API's spec) can state too."""
+_URL = re.compile(URL_PATTERN)
+
+
+def check_url(url) -> str:
+    """``url`` stripped, if it is an absolute ``http``/``https`` URL; ``ValueError`` naming it otherwise.
+
+    Only these two schemes may reach a reader's browser as a link: ``javascript:``, ``data:``
+    and the like would run or show content of the attacker's choosing on the publisher's page.
+    The host is ASCII (IDNA hosts in their ``xn--`` form); no user info, spaces or control characters.
+    """
+    if not isinstance(url, str):
+        raise ValueError(f"url must be a string, got {type(url).__name__}")
+    if not _URL.fullmatch(url):
+        raise ValueError(f"url must be an absolute http(s) URL without spaces or control characters, "
+                         f"got {url[:200]!r}")
+    return url.strip()
+
+
 def as_utc(moment: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if moment.tzinfo is None:

@@ -7,7 +7,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
@@ -60,17 +60,17 @@ CREATE TABLE IF NOT EXISTS related_lists (
     editor_probability REAL,
     PRIMARY KEY (article_id, model_version, position)
 );
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS event_counts (
+    day TEXT NOT NULL,
     type TEXT NOT NULL,
     article_id TEXT NOT NULL,
-    target_id TEXT,
-    position INTEGER,
-    client_time TEXT,
-    received_at TEXT NOT NULL,
-    model_version TEXT
-);
-CREATE INDEX IF NOT EXISTS events_article ON events(article_id, type);
+    target_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    model_version TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, type, article_id, target_id, position, model_version)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_counts_article ON event_counts(article_id, type);
 """
 
 # Every change to an article, or to editors' pins and blocks, bumps meta.articles_changed, so other
@@ -352,37 +352,53 @@ class Store:
         return [dict(row) for row in self._db.execute(sql, params)]
 
     # -- events -------------------------------------------------------------------------------
+    # Widget beacons are counted, not kept one row each: one row per (UTC day received, type,
+    # article, target, position, model version), so volume grows with what is shown, not with
+    # traffic, and days older than the retention are deleted on the next write.
     EVENT_TYPES = ("impression", "click")
 
-    def record_events(self, events: Iterable[dict]) -> int:
-        """Store widget beacons (``type``, ``article_id``, ``target_id``, ``position``, ``client_time``,
-        ``model_version``) in one transaction; returns how many."""
-        received = datetime.now(timezone.utc).isoformat()
-        rows = []
+    def record_events(self, events: Iterable[dict], *, retention_days: int | None = None,
+                      now: datetime | None = None) -> int:
+        """Count widget beacons (``type``, ``article_id``, ``target_id``, ``position``, ``model_version``)
+        in one transaction, dropping days older than ``retention_days``; returns how many were counted."""
+        now = now or datetime.now(timezone.utc)
+        day = now.date().isoformat()
+        counts: dict[tuple, int] = {}
         for event in events:
             if event.get("type") not in self.EVENT_TYPES:
                 raise ValueError(f"event type must be one of {', '.join(self.EVENT_TYPES)}, got {event.get('type')!r}")
-            rows.append((event["type"], event["article_id"], event.get("target_id"), event.get("position"),
-                         event.get("client_time"), received, event.get("model_version")))
+            key = (day, event["type"], event["article_id"], event.get("target_id") or "", event.get("position") or 0,
+                   event.get("model_version") or "")
+            counts[key] = counts.get(key, 0) + 1
         with self.transaction() as db:
-            db.executemany("INSERT INTO events (type, article_id, target_id, position, client_time, received_at, "
-                           "model_version) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        return len(rows)
+            db.executemany("INSERT INTO event_counts (day, type, article_id, target_id, position, model_version, count) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count",
+                           [(*key, n) for key, n in counts.items()])
+            if retention_days is not None:
+                oldest = (now - timedelta(days=retention_days)).date().isoformat()
+                db.execute("DELETE FROM event_counts WHERE day < ?", (oldest,))
+        return sum(counts.values())
 
     def record_event(self, type: str, article_id: str, target_id: str | None = None, position: int | None = None,
-                     client_time: str | None = None, model_version: str | None = None) -> None:
+                     model_version: str | None = None) -> None:
         self.record_events([dict(type=type, article_id=article_id, target_id=target_id, position=position,
-                                 client_time=client_time, model_version=model_version)])
+                                 model_version=model_version)])
 
     def events(self, *, type: str | None = None, article_id: str | None = None, limit: int | None = None) -> list[dict]:
-        """Stored events, oldest first, optionally of one type and/or one source article."""
-        sql, args = "SELECT * FROM events WHERE 1 = 1", []
+        """Event counts (``day``, ``type``, ``article_id``, ``target_id``, ``position``, ``model_version``,
+        ``count``; no target or position: ``None``), by day, article, type, position."""
+        sql, args = "SELECT * FROM event_counts WHERE 1 = 1", []
         if type is not None:
             sql, args = sql + " AND type = ?", [*args, type]
         if article_id is not None:
             sql, args = sql + " AND article_id = ?", [*args, article_id]
-        sql += " ORDER BY id" + (" LIMIT ?" if limit is not None else "")
-        return [dict(row) for row in self._db.execute(sql, [*args, limit] if limit is not None else args)]
+        sql += " ORDER BY day, article_id, type DESC, position, target_id" + (" LIMIT ?" if limit is not None else "")
+        rows = [dict(row) for row in self._db.execute(sql, [*args, limit] if limit is not None else args)]
+        for row in rows:
+            row["target_id"] = row["target_id"] or None
+            row["position"] = row["position"] or None
+            row["model_version"] = row["model_version"] or None
+        return rows
 
     def change_count(self) -> int:
         """A counter bumped by every insert, update or delete of an article or of editor feedback (by any process)."""

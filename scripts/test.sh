@@ -4,14 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-missing=""
-command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
-command -v curl >/dev/null 2>&1 || missing="$missing curl"  # the README's HTTP examples (tests/test_docs_examples.py)
-if [ -n "$missing" ]; then
+# Debian packages the tests drive: chromium (the widget in a browser), nginx (the proxy in front of
+# gunicorn), curl (the README's HTTP examples, tests/test_docs_examples.py).
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "missing and this is not root:$missing: the tests that need them will fail or be skipped" >&2
+    echo "${missing[*]} missing and this is not root: the tests that need them will be skipped" >&2
   fi
 fi
 

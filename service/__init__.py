@@ -25,26 +25,42 @@ from flask import Config, Flask, current_app, g, has_request_context, request
 
 from recommender.store import default_db_path
 
-from . import errors
-from .holder import EngineHolder
+from . import errors, security
+from .holder import Busy, EngineHolder
 
 log = logging.getLogger(__name__)
 
 DEFAULTS = {
     "DB": None,                      # SQLite store; None: $READALSO_DB or ./readalso-data/readalso.db
     "MODEL_ROOT": None,              # artifact root; None: beside the store, <db name>.artifacts/
-    "API_TOKEN": None,               # bearer token for write routes; None disables them
+    "API_TOKEN": None,               # bearer token for write routes; None disables them (env: taken verbatim)
+    "METRICS_TOKEN": None,           # bearer token for /metrics; None: /metrics answers private addresses only
     "CORS_ORIGINS": [],              # origins allowed to call the API from a browser; "*" allows any
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # bytes; larger bodies get 413
     "MAX_K": 50,                     # largest k a caller may ask for
     "DEFAULT_K": 5,
     "CACHE_MAX_AGE": 60,             # seconds browsers and CDNs may keep a ranking
     "RANKING_CACHE_SECONDS": 30,     # seconds a process reuses a ranking (cleared when any article changes); 0: off
-    "MAX_EVENTS": 100,               # events in one beacon
+    "MAX_EVENTS": 50,                # events in one beacon (the widget sends at most MAX_K)
+    "EVENT_MAX_SKEW_SECONDS": 300,   # an event's time may be this far ahead of the server's clock
+    "EVENT_MAX_AGE_HOURS": 24,       # ... and at most this old
+    "EVENT_RETENTION_DAYS": 90,      # event counts of older days are deleted
+    "MAX_HISTORY": 20,               # reading-list history length
+    "REQUEST_BUDGET_SECONDS": 5.0,   # longest wait for a turn at the engine before 503 + Retry-After
+    "RATE_LIMITS_ENABLED": True,     # per-client limits (Flask-Limiter), 429 + Retry-After
+    "RATE_LIMIT_STORAGE": "memory://",  # per process; redis://... shares one budget between workers
+    "RATE_LIMIT_EVENTS": "20/second;600/minute",
+    "RATE_LIMIT_EXPENSIVE": "5/second;120/minute",  # POST /v1/related and /v1/reading-list
+    "RATE_LIMIT_RELATED": "50/second;1500/minute",  # GET /v1/articles/{id}/related
+    "TRUSTED_PROXIES": 0,            # proxies in front (nginx: 1) whose X-Forwarded-For names the client
+    "MIN_FREE_DISK_BYTES": 32 * 1024 * 1024,  # /readyz is not ready when the store's disk has less free
     "LOG_LEVEL": "INFO",
     "LOG_REQUESTS": True,            # one log line per request; off under gunicorn, whose access log does it
     "CONFIGURE_LOGGING": True,       # install a stderr handler whose lines carry the request id
 }
+RAW_ENV = ("API_TOKEN", "METRICS_TOKEN", "RATE_LIMIT_STORAGE", "RATE_LIMIT_EVENTS", "RATE_LIMIT_EXPENSIVE",
+           "RATE_LIMIT_RELATED")
+"""Environment variables taken verbatim, not parsed as JSON."""
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
@@ -69,11 +85,14 @@ def create_app(config: dict | None = None) -> Flask:
     holder = EngineHolder(app.config["DB"], app.config["MODEL_ROOT"])
     holder.start()
     app.extensions["readalso"] = holder
+    app.extensions["readalso.store_health"] = security.StoreHealth(app.config["DB"], app.config["MIN_FREE_DISK_BYTES"])
 
     from . import api, pages  # noqa: E402  (blueprints import flask-bound helpers from this package)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.after_request(_cors)
+    app.register_error_handler(Busy, api.busy_response)  # pages wait for the engine too
+    security.init_app(app)
     return app
 
 
@@ -87,6 +106,9 @@ def load_config(overrides: dict | None = None, *, root_path: str | None = None) 
         else:
             config.from_pyfile(config_file)
     config.from_prefixed_env("READALSO")
+    for key in RAW_ENV:  # secrets are strings as written: "1e3" stays "1e3", "null" is a token
+        if f"READALSO_{key}" in os.environ:
+            config[key] = os.environ[f"READALSO_{key}"]
     config.update(overrides or {})
     _normalise(config)
     return config
@@ -95,15 +117,21 @@ def load_config(overrides: dict | None = None, *, root_path: str | None = None) 
 def _normalise(config: Config) -> None:
     config["DB"] = Path(config["DB"] or default_db_path())
     config["MODEL_ROOT"] = Path(config["MODEL_ROOT"] or config["DB"].with_suffix(".artifacts"))
-    token = config["API_TOKEN"]
-    config["API_TOKEN"] = str(token) if token not in (None, "") else None  # env JSON parsing may make it an int
+    for key in ("API_TOKEN", "METRICS_TOKEN"):
+        token = config[key]
+        config[key] = str(token) if token not in (None, "") else None
     origins = config["CORS_ORIGINS"]
     if isinstance(origins, str):
         origins = origins.split(",")
     config["CORS_ORIGINS"] = [o.strip().rstrip("/") for o in origins or [] if o and o.strip()]
-    for key in ("MAX_K", "DEFAULT_K", "CACHE_MAX_AGE", "MAX_EVENTS", "MAX_CONTENT_LENGTH"):
+    for key in ("MAX_K", "DEFAULT_K", "CACHE_MAX_AGE", "MAX_EVENTS", "MAX_CONTENT_LENGTH", "MAX_HISTORY",
+                "EVENT_MAX_SKEW_SECONDS", "EVENT_MAX_AGE_HOURS", "EVENT_RETENTION_DAYS", "TRUSTED_PROXIES",
+                "MIN_FREE_DISK_BYTES"):
         config[key] = int(config[key])
-    config["RANKING_CACHE_SECONDS"] = float(config["RANKING_CACHE_SECONDS"])
+    for key in ("RANKING_CACHE_SECONDS", "REQUEST_BUDGET_SECONDS"):
+        config[key] = float(config[key])
+    for key in ("RATE_LIMIT_EVENTS", "RATE_LIMIT_EXPENSIVE", "RATE_LIMIT_RELATED"):
+        config[key] = str(config[key] or "")
 
 
 # -- request ids and logging ------------------------------------------------------------------

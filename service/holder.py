@@ -40,6 +40,10 @@ class ReloadRefused(RuntimeError):
     """The artifact asked for is broken; the old model keeps serving."""
 
 
+class Busy(RuntimeError):
+    """No turn at the engine within the request's time budget."""
+
+
 @dataclass
 class Snapshot:
     """One loaded model with the store connection it reads articles from.
@@ -88,12 +92,15 @@ class Snapshot:
             raise ModelUnavailable("no model is loaded: run 'readalso build', then POST /v1/admin/reload")
         return self.engine
 
-    def sync(self, changes: int | None = None) -> int:
+    def sync(self, changes: int | None = None, *, timeout: float | None = None) -> int:
         """Bring the engine up to date with the store; returns how many articles were added.
 
-        ``changes``: the store's change counter if the caller has just read it.
+        ``changes``: the store's change counter if the caller has just read it. ``timeout``: the
+        longest wait for the lock (``Busy`` after it); None waits as long as it takes.
         """
-        with self.lock:
+        if not self.lock.acquire(timeout=-1 if timeout is None else timeout):
+            raise Busy(f"no turn at the engine within {timeout:g} s")
+        try:
             changes = self.store.change_count() if changes is None else changes
             if changes == self.changes_seen or self.engine is None:
                 self.changes_seen = changes
@@ -104,6 +111,8 @@ class Snapshot:
             if added:
                 log.info("synced %d new or changed articles into model %s", added, self.engine.version)
             return added
+        finally:
+            self.lock.release()
 
 
 class EngineHolder:
@@ -171,8 +180,11 @@ class EngineHolder:
             raise ModelUnavailable("the service has not started")
         return self._current
 
-    def snapshot(self) -> Snapshot:
-        """The snapshot for one request, first brought in line with what other processes did."""
+    def snapshot(self, *, timeout: float | None = None) -> Snapshot:
+        """The snapshot for one request, first brought in line with what other processes did.
+
+        ``timeout``: the longest wait for the engine when it must sync (``Busy`` after it).
+        """
         first = snapshot = self.current()
         meta = snapshot.store.get_metas(SERVED_MODEL, CHANGE_COUNTER)
         wanted = meta.get(SERVED_MODEL)
@@ -186,7 +198,7 @@ class EngineHolder:
                         log.error("cannot follow reload to %s, still serving %s: %s", wanted, snapshot.version, error)
             finally:
                 self._swap.release()
-        snapshot.sync(int(meta.get(CHANGE_COUNTER, 0)) if snapshot is first else None)
+        snapshot.sync(int(meta.get(CHANGE_COUNTER, 0)) if snapshot is first else None, timeout=timeout)
         return snapshot
 
 

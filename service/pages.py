@@ -12,9 +12,12 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 from .api import article_full, snapshot
 from .errors import error_response
 from .holder import ModelUnavailable
+from .inputs import check_path_id
 from .metrics import metrics_response
+from .security import csp_nonce, require_metrics_access
 
 bp = Blueprint("pages", __name__)
+bp.before_request(check_path_id)
 HERE = Path(__file__).resolve().parent
 WIDGET = HERE / "widget" / "widget.js"
 FAVICON = HERE / "widget" / "favicon.ico"
@@ -29,7 +32,7 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """Ready to serve rankings: a model is loaded and the store answers."""
+    """Ready to serve rankings: a model is loaded, the store answers and can be written."""
     try:
         current = snapshot()
         with current.lock:
@@ -39,12 +42,16 @@ def readyz():
         return error_response(503, "not_ready", str(error))
     except Exception as error:  # the store is unreachable: not ready, and say why
         return error_response(503, "not_ready", f"store unreachable: {error}")
+    problem = current_app.extensions["readalso.store_health"].problem()
+    if problem:
+        return error_response(503, "not_ready", problem)
     return {"status": "ready", "model_version": current.version, "articles": len(current.engine.index),
             "stored_articles": articles}
 
 
 @bp.get("/metrics")
 def metrics():
+    require_metrics_access()
     try:
         snapshot()  # refresh the model gauges of this process
     except Exception:  # metrics must answer even when the store does not
@@ -106,8 +113,8 @@ def demo(article_id: str):
     # Stored bodies keep one paragraph a line (every reader writes them so).
     paragraphs = [p.strip() for p in article.body.split("\n") if p.strip()] or [article.body]
     k = request.args.get("k", "5")
-    return render_template("demo.html", article=record, paragraphs=paragraphs,
-                           k=k if k.isdigit() else "5", version=current.version)
+    return render_template("demo.html", article=record, paragraphs=paragraphs, nonce=csp_nonce(),
+                           k=k if k.isascii() and k.isdigit() and len(k) < 3 else "5", version=current.version)
 
 
 @lru_cache(maxsize=None)

@@ -159,16 +159,18 @@ def free_port() -> int:
 class LiveServer:
     """``readalso --db DB serve`` (gunicorn) on a free loopback port, stopped with SIGTERM."""
 
-    def __init__(self, db: Path, *, workers: int = 2, log: Path | None = None):
+    def __init__(self, db: Path, *, workers: int = 2, log: Path | None = None, env: dict | None = None):
         import os
         import subprocess
         import sys
 
+        extra_env = env
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = db
         env = {k: v for k, v in os.environ.items() if not k.startswith(("READALSO_", "PROMETHEUS_"))}
         env.update(READALSO_API_TOKEN=API_TOKEN, READALSO_CORS_ORIGINS="*")
+        env.update(extra_env or {})
         self.log = log or db.parent / "server.log"
         command = [str(Path(sys.executable).parent / "readalso"), "--db", str(db), "serve",
                    "--port", str(self.port), "--workers", str(workers)]

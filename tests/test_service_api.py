@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -195,8 +197,9 @@ def test_post_articles_is_all_or_none(client, auth):
     bad = [{"id": "ok-1", "headline": "Fine"}, {"id": "bad-1"}]
     error_of(client.post("/v1/articles", json=bad, headers=auth), 422, "unprocessable", "[1]")
     error_of(client.get("/v1/articles/ok-1"), 404)
-    error_of(client.post("/v1/articles", json=[{"id": "d", "headline": "a"}, {"id": "d", "headline": "b"}],
-                         headers=auth), 422, parameter="id")
+    twice = client.post("/v1/articles", json=[{"id": "d", "headline": "a"}, {"id": "d", "headline": "b"}], headers=auth)
+    assert twice.get_json()["results"] == [{"id": "d", "status": "new"}]  # the later record replaces the earlier
+    assert client.get("/v1/articles/d").get_json()["headline"] == "b"
     error_of(client.post("/v1/articles", json=[], headers=auth), 422, parameter="body")
     error_of(client.post("/v1/articles", data='{"id": "x", "headline": "h"}\n{oops\n',
                          content_type="application/x-ndjson", headers=auth), 400, parameter="line 2")
@@ -281,7 +284,7 @@ def test_reload_swaps_in_the_newest_artifact(app, client, auth, service_db):
     assert old.engine.related("storm-1", 2)  # a request still holding the old snapshot can finish on it
     named = client.post("/v1/admin/reload", json={"version": before}, headers=auth)
     assert named.get_json()["version"] == before
-    error_of(client.post("/v1/admin/reload", json={"version": "../etc"}, headers=auth), 422, "artifact_refused")
+    error_of(client.post("/v1/admin/reload", json={"version": "../etc"}, headers=auth), 404, "not_found", "version")
 
 
 def test_reload_refuses_a_broken_artifact_and_keeps_serving(app, client, auth, service_db):
@@ -336,19 +339,22 @@ def test_workers_follow_writes_and_reloads_of_another_process(make_app, auth, se
 
 
 # -- events -----------------------------------------------------------------------------------
-def test_events_are_stored(client, service_db):
-    impressions = [{"type": "impression", "article": "storm-1", "target": t, "position": p, "time": 1764000000000}
+def test_events_are_counted(client, service_db):
+    now_ms = int(time.time() * 1000)
+    impressions = [{"type": "impression", "article": "storm-1", "target": t, "position": p, "time": now_ms}
                    for p, t in enumerate(["storm-2", "storm-3"], 1)]
     assert client.post("/v1/events", json=impressions).status_code == 202
+    assert client.post("/v1/events", json=impressions).status_code == 202
     click = {"type": "click", "article": "storm-1", "target": "storm-3", "position": 2,
-             "time": "2026-11-27T10:00:00Z"}
+             "time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
     response = client.post("/v1/events", data=json.dumps(click), content_type="text/plain;charset=UTF-8")
-    assert response.status_code == 202 and response.get_json() == {"stored": 1}
+    assert response.status_code == 202 and response.get_json() == {"stored": 1, "dropped": 0}
     with Store(service_db) as store:
         events = store.events(article_id="storm-1")
-    assert [(e["type"], e["target_id"], e["position"]) for e in events] == \
-           [("impression", "storm-2", 1), ("impression", "storm-3", 2), ("click", "storm-3", 2)]
-    assert events[2]["client_time"] == "2026-11-27T10:00:00+00:00" and events[0]["model_version"].startswith("v")
+    assert [(e["type"], e["target_id"], e["position"], e["count"]) for e in events] == \
+           [("impression", "storm-2", 1, 2), ("impression", "storm-3", 2, 2), ("click", "storm-3", 2, 1)]
+    assert events[0]["day"] == datetime.now(timezone.utc).date().isoformat()
+    assert {e["model_version"] for e in events} == {client.get("/readyz").get_json()["model_version"]}
 
 
 @pytest.mark.parametrize("body, parameter", [
@@ -477,7 +483,9 @@ def test_demo_page_embeds_the_widget_and_escapes_the_article(client):
     page = client.get("/demo/storm-hostile")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and page.mimetype == "text/html"
-    assert 'data-readalso-article="storm-hostile"' in html and '<script src="/widget.js" async></script>' in html
+    nonce = re.search(r"style-src 'nonce-([^']+)'", page.headers["Content-Security-Policy"]).group(1)
+    assert 'data-readalso-article="storm-hostile"' in html
+    assert f'<script src="/widget.js" nonce="{nonce}" async></script>' in html and f'<style nonce="{nonce}">' in html
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert client.get("/demo").headers["Location"].startswith("/demo/")
     error_of(client.get("/demo/nope"), 404)

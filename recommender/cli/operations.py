@@ -76,17 +76,22 @@ def batch(obj: Context, k, out, since, ids_file, jobs, dask, block_rows, work_di
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
               help="gunicorn worker processes (each loads the memory-mapped model once).")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256),
+              help="Threads per worker: slow clients hold one each, the others keep answering.")
 @click.option("--timeout", default=30, show_default=True, type=click.IntRange(1, 3600),
-              help="Seconds before gunicorn restarts a stuck worker.")
+              help="Seconds before gunicorn restarts a worker whose main loop stopped answering.")
 @click.option("--access-log/--no-access-log", default=True, show_default=True,
               help="One line per request on stdout (off when a proxy in front already logs them).")
 @click.option("--debug", is_flag=True, help="Flask's development server with reloader and debugger instead.")
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access_log: bool, debug: bool):
+def serve(obj: Context, host: str, port: int, workers: int, threads: int, timeout: int, access_log: bool,
+          debug: bool):
     """Serve the JSON API, the Read-also widget and the demo page over HTTP (gunicorn).
 
     Write routes need READALSO_API_TOKEN; browsers on other sites need READALSO_CORS_ORIGINS
     (comma-separated origins). More settings: READALSO_* variables or a file in READALSO_CONFIG.
+    On the open internet, put a buffering proxy in front (deploy/nginx.conf, docs/service.md)
+    and set READALSO_TRUSTED_PROXIES=1.
 
     \b
     Example:
@@ -104,7 +109,8 @@ def serve(obj: Context, host: str, port: int, workers: int, timeout: int, access
     if debug:
         serve_debug(config, host=host, port=port)
     else:
-        run_gunicorn(config, host=host, port=port, workers=workers, timeout=timeout, access_log=access_log)
+        run_gunicorn(config, host=host, port=port, workers=workers, threads=threads, timeout=timeout,
+                     access_log=access_log)
 
 
 @cli.command()

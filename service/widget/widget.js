@@ -11,12 +11,17 @@
  * Theme with CSS custom properties on any ancestor: --readalso-font, --readalso-color,
  * --readalso-muted, --readalso-link, --readalso-link-hover, --readalso-bg, --readalso-border,
  * --readalso-accent, --readalso-radius, --readalso-gap (the dark theme changes only the defaults of those left unset).
- * Data is only ever written with textContent / setAttribute: nothing from the API is parsed as HTML.
+ * Data is only ever written with textContent / setAttribute: nothing from the API is parsed as HTML,
+ * and a story whose url is not an absolute http(s) URL is never shown (no javascript: or data: links);
+ * a data-readalso-link template must also give an http(s) link (relative ones resolve against the page).
+ * Under a Content-Security-Policy the page allows this script's origin in script-src and connect-src;
+ * the widget's <style> carries the nonce of its own <script> tag, so style-src 'nonce-...' suffices.
  */
 (function () {
   "use strict";
   var script = document.currentScript || document.querySelector("script[src*='widget.js']");
   var defaultBase = script ? new URL(script.src, location.href).origin : location.origin;
+  var nonce = script ? script.nonce || script.getAttribute("nonce") || "" : "";
   var CSS =
     ".readalso{font:var(--readalso-font,inherit);color:var(--readalso-color,inherit);" +
     "background:var(--readalso-bg,transparent);border-top:3px solid var(--readalso-accent,currentColor);" +
@@ -41,6 +46,7 @@
     if (document.getElementById("readalso-style")) return;
     var style = document.createElement("style");
     style.id = "readalso-style";
+    if (nonce) style.nonce = nonce;
     style.textContent = CSS;
     (document.head || document.documentElement).appendChild(style);
   }
@@ -55,6 +61,15 @@
     } catch (e) { /* beacons are best effort */ }
   }
 
+  // The link as an absolute http(s) URL, or null: nothing else may become an href.
+  function safeHref(url, base) {
+    if (typeof url !== "string") return null;
+    try {
+      var parsed = base ? new URL(url, base) : new URL(url);
+      return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+    } catch (e) { return null; }
+  }
+
   function formatDate(iso) {
     var date = new Date(iso);
     if (isNaN(date.getTime())) return "";
@@ -66,9 +81,13 @@
 
   function render(el, base, articleId, data) {
     var linkTemplate = el.getAttribute("data-readalso-link");
+    function href(item) {  // the page's link template (resolved against the page), else the story's own URL
+      return linkTemplate ? safeHref(linkTemplate.split("{id}").join(encodeURIComponent(item.id)), document.baseURI)
+                          : safeHref(item.url);
+    }
     var items = (data && Array.isArray(data.related) ? data.related : []).filter(function (item) {
       return item && typeof item.id === "string" && typeof item.headline === "string" &&
-        (typeof item.url === "string" || !!linkTemplate);
+        safeHref(item.url) !== null && href(item) !== null;
     });
     if (!items.length) return;
     var showMeta = el.getAttribute("data-readalso-meta") !== "false";
@@ -87,7 +106,7 @@
       li.className = "readalso__item";
       var link = document.createElement("a");
       link.className = "readalso__link";
-      link.href = linkTemplate ? linkTemplate.split("{id}").join(encodeURIComponent(item.id)) : item.url;
+      link.href = href(item);
       link.textContent = item.headline;
       link.setAttribute("data-readalso-target", item.id);
       link.addEventListener("click", function () {
