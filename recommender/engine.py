@@ -389,7 +389,7 @@ class Engine:
         ``source_id``: the draft's id, when it has one; the editors' pins and blocks of that id
         apply as for a stored article, and the stored article of that id is never suggested.
         """
-        draft = Article(id="draft", headline=headline or body[:200] or "untitled", body=body, language=language)
+        draft = Article(id="draft", headline=headline.strip() or body.strip()[:200] or "untitled", body=body, language=language)
         vector = self.vectorizer.transform([draft])
         moment = now or datetime.now(timezone.utc)
         query = Query(vector, {"headline": self.vectorizer.transform_text(draft.headline, draft.language),
