@@ -9,6 +9,12 @@ the same file twice gives the same ids:
 * ``"u-" + sha1(canonical URL)[:16]`` when the record has a URL (tracking parameters,
   scheme, ``www.`` and trailing slash do not change it);
 * else ``"h-" + sha1(normalised headline + "|" + ISO publication time)[:16]``.
+
+A given id is taken exactly as given and must pass :func:`recommender.articles.check_id`
+(a blank one is refused, not replaced). A record without a headline but with a body gets
+the body's first sentence as headline, marked ``headline_derived``. URLs must be http(s)
+(:func:`recommender.articles.check_url`); a Read-also item whose link is not is kept
+without it (it is then resolved by headline). Size caps: :class:`recommender.articles.Limits`.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from recommender.articles import (
     ArticleError,
     ReadAlsoLink,
     canonical_url,
+    check_limits,
+    check_url,
     normalise_headline,
     parse_datetime,
 )
@@ -30,6 +38,20 @@ from recommender.articles import (
 from . import markers
 
 FIELDS = ("id", "url", "headline", "body", "published_at", "section", "language", "read_also")
+HEADLINE_CHARS = 90
+_SENTENCE = re.compile(r"(.+?[.!?][\"”’']?)(?=\s+[\"“‘']?[A-Z0-9]|\s*$)", re.S)
+
+
+def headline_from(body: str, limit: int = HEADLINE_CHARS) -> str:
+    """The first sentence of ``body``, cut at a word boundary to ``limit`` characters."""
+    first = next((line.strip() for line in body.split("\n") if line.strip()), "")
+    first = first[: 20 * limit]  # a sentence longer than this is cut anyway; keeps the regex linear in practice
+    match = _SENTENCE.match(first)
+    sentence = (match.group(1) if match else first).strip()
+    if len(sentence) <= limit:
+        return sentence.rstrip(".").strip() if sentence.endswith(".") and not sentence.endswith("..") else sentence
+    cut = sentence[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:-–—")
+    return cut + "…"
 
 
 def parse_mapping(spec: str | None) -> dict[str, str]:
@@ -123,8 +145,18 @@ def parse_links(value: Any) -> list[ReadAlsoLink]:
         url = _text(item.get("url"), f"read_also item {position} url")
         if not headline or not headline.strip():
             raise ArticleError(f"read_also item {position} has no headline")
-        links.append(ReadAlsoLink(headline, url.strip() or None if url else None))
+        links.append(ReadAlsoLink(headline, _http_or_none(url)))
     return links
+
+
+def _http_or_none(url: str | None) -> str | None:
+    """A Read-also item's link if it is http(s), else None: the item is then resolved by its headline."""
+    if url is None or not url.strip():
+        return None
+    try:
+        return check_url(url)
+    except ArticleError:
+        return None
 
 
 def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = None) -> Article:
@@ -135,14 +167,18 @@ def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = No
     """
     fields = apply_mapping(raw, mapping or {})
     headline = _text(fields.get("headline"), "headline")
-    if not headline or not headline.strip():
-        source = (mapping or {}).get("headline", "headline")
-        raise ArticleError(f"missing headline (field {source!r})")
     body = _text(fields.get("body"), "body") or ""
+    derived = False
     url = _text(fields.get("url"), "url")
     published_at = parse_datetime(_slashed_time(_text(fields.get("published_at"), "published_at")))
     links = parse_links(fields.get("read_also"))
     extracted = markers.extract(body)
+    if not headline or not headline.strip():
+        headline = headline_from(extracted.body)
+        derived = True
+        if not headline.strip():
+            source = (mapping or {}).get("headline", "headline")
+            raise ArticleError(f"missing headline (field {source!r}) and no body to derive one from")
     seen = {normalise_headline(link.headline) for link in links}
     for link in extracted.links:
         key = normalise_headline(link.headline)
@@ -150,9 +186,9 @@ def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = No
             seen.add(key)
             links.append(link)
     article_id = _text(fields.get("id"), "id")
-    if article_id is None or not article_id.strip():
+    if article_id is None:
         article_id = derive_id(url, headline, published_at)
-    return Article(
+    return check_limits(Article(
         id=article_id,
         headline=headline,
         body=extracted.body,
@@ -161,4 +197,5 @@ def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = No
         section=_text(fields.get("section"), "section"),
         language=_text(fields.get("language"), "language") or "en",
         read_also=tuple(links),
-    )
+        headline_derived=derived,
+    ))
