@@ -16,7 +16,7 @@ from recommender.links import resolve_store
 from recommender.ranking import Filters
 from recommender.readers import FORMATS, Problem, parse_mapping, read_path
 from recommender.readers.text import parse as parse_text
-from recommender.store import Store
+from recommender.store import Store, StoreFull
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
 
@@ -30,8 +30,10 @@ DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
 def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: str):
     """Load articles (JSON Lines, CSV, raw text, HTML; files or folders) into the store.
 
-    Idempotent: articles are matched by id, else by canonical URL. A bad record is
-    reported with its file:line and skipped; the others still load.
+    Idempotent: articles are matched by id (two ids with one URL are reported, not
+    merged). A bad record is reported with its file:line and skipped; the others still
+    load. Each article is written with its links in one transaction, so a full disk or a
+    kill leaves every article whole or absent: run the same ingest again to finish.
 
     \b
     Example:
@@ -41,28 +43,39 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
         fields = parse_mapping(mapping)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--map") from None
+    for path in paths:
+        if not path.exists():
+            raise click.ClickException(f"no such file or folder: {path}")
     counts = {"new": 0, "updated": 0, "unchanged": 0, "skipped": 0}
     problems: list[Problem] = []
+    full: StoreFull | None = None
     with Store(obj.db) as store:
-        for path in paths:
-            if not path.exists():
-                raise click.ClickException(f"no such file or folder: {path}")
-            for item in tqdm(read_path(path, format=format_, mapping=fields), desc=f"ingest {path.name}",
-                             unit=" articles", disable=None, file=sys.stderr):
-                if isinstance(item, Problem):
-                    problems.append(item)
-                    continue
-                try:
-                    status, _ = store.upsert(item.article)
-                except (ArticleError, ValueError) as error:
-                    problems.append(Problem(item.location, str(error)))
-                    continue
-                counts[status] += 1
-        counts["skipped"] = len(problems)
-        links = resolve_store(store)
-        appended = refresh_model(obj.db, store)
+        try:
+            for path in paths:
+                for item in tqdm(read_path(path, format=format_, mapping=fields), desc=f"ingest {path.name}",
+                                 unit=" articles", disable=None, file=sys.stderr):
+                    if isinstance(item, Problem):
+                        problems.append(item)
+                        continue
+                    try:
+                        status, _ = store.upsert(item.article)
+                    except StoreFull as error:
+                        full = StoreFull(f"{item.location}: {error}")
+                        raise
+                    except (ArticleError, ValueError) as error:
+                        problems.append(Problem(item.location, str(error)))
+                        continue
+                    counts[status] += 1
+            links = resolve_store(store)
+            appended = refresh_model(obj.db, store)
+        except StoreFull as error:
+            full = full or error
+    counts["skipped"] = len(problems)
     for problem in problems:
         click.echo(f"skipped {problem.location}: {problem.reason}", err=True)
+    if full is not None:
+        raise click.ClickException(f"stopped, {full}; {counts['new']} new and {counts['updated']} updated "
+                                   "articles are stored whole: free some space and run the same ingest again")
     click.echo(", ".join(f"{n} {what}" for what, n in counts.items()) +
                f"; links: {links['resolved']} resolved, {links['unresolved']} unresolved" +
                (f"; {appended} added to the model" if appended else ""))
