@@ -67,27 +67,70 @@ def _links_in(block: Tag, base: str) -> list[dict]:
     return items
 
 
-def _read_also_blocks(soup: BeautifulSoup) -> list[Tag]:
+class _Tree:
+    """Per-element facts computed in one pass each, so no step walks an element's ancestors or
+    re-reads its subtree: the reader stays linear in the page size however deep the nesting."""
+
+    def __init__(self, root: Tag):
+        self.tags = [node for node in root.descendants if isinstance(node, Tag)]
+        self.size: dict[int, int] = {}  # elements and strings below a tag, itself included
+        self.anchors: dict[int, int] = {}  # <a> elements below a tag, itself included
+        for node in reversed(list(root.descendants)):
+            key, parent = id(node), id(node.parent)
+            size = self.size.get(key, 0) + 1
+            anchors = self.anchors.get(key, 0) + (node.name == "a" if isinstance(node, Tag) else 0)
+            self.size[key], self.anchors[key] = size, anchors
+            self.size[parent] = self.size.get(parent, 0) + size
+            self.anchors[parent] = self.anchors.get(parent, 0) + anchors
+
+    def small(self, tag: Tag, limit: int = 64) -> bool:
+        return self.size.get(id(tag), 0) <= limit
+
+
+def _read_also_blocks(soup: BeautifulSoup, tree: _Tree) -> list[Tag]:
     blocks: list[Tag] = []
-    for tag in soup.find_all(True):
-        if any(tag is b or b in tag.parents for b in blocks):
+    inside: set[int] = set()  # the blocks found so far and everything under them
+    for tag in tree.tags:
+        if id(tag) in inside or id(tag.parent) in inside:
+            inside.add(id(tag))
             continue
         names = " ".join((tag.get("class") or []) + [tag.get("id") or ""]) if tag.name != "body" else ""
         if tag.name not in ("html", "body", "article", "main") and _BLOCK_CLASS.search(names):
             blocks.append(tag)
-        elif tag.name in _HEADINGS and len(_text(tag)) < 40 and markers._BLOCK_LABEL.match(_text(tag)) \
-                and not tag.find(("ul", "ol")):
+            inside.add(id(tag))
+        elif tag.name in _HEADINGS and tree.small(tag) and len(_text(tag)) < 40 \
+                and markers._BLOCK_LABEL.match(_text(tag)) and not tag.find(("ul", "ol")):
             following = tag.find_next_sibling()
-            if following is not None and following.name in ("ul", "ol") and following.find("a"):
+            if following is not None and following.name in ("ul", "ol") and tree.anchors.get(id(following), 0):
                 blocks += [tag, following]
+                inside.update((id(tag), id(following)))
     return blocks
+
+
+def _paragraphs(soup: BeautifulSoup) -> list[str]:
+    """The text of each outermost ``<p>`` of ``<article>`` (else of the page) outside nav, header, ...."""
+    container = soup.find("article")
+    if container is None or not container.find("p"):
+        container = soup
+    if any(parent.name in _OUTSIDE for parent in container.parents):  # one walk up, for the container only
+        return []
+    skipped: set[int] = set()  # under a tag of _OUTSIDE, or under a <p> whose text already holds it
+    texts = []
+    for tag in (node for node in container.descendants if isinstance(node, Tag)):
+        if id(tag.parent) in skipped or tag.name in _OUTSIDE:
+            skipped.add(id(tag))
+        elif tag.name == "p":
+            skipped.add(id(tag))
+            texts.append(_text(tag))
+    return texts
 
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
     location = str(path)
     soup = BeautifulSoup(read_text(path), "html.parser")
     for tag in soup.find_all(("script", "style", "noscript", "template", "svg", "iframe")):
-        tag.decompose()
+        if not tag.decomposed:  # one nested in another went with it
+            tag.decompose()
     url = _canonical(soup)
     base = url or ""
     headline = _meta(soup, "og:title") or _text(soup.find("h1")) or _text(soup.find("title"))
@@ -105,16 +148,11 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
     if not isinstance(language, str) or not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*", language.strip()):
         language = None
     links: list[dict] = []
-    for block in _read_also_blocks(soup):
+    for block in _read_also_blocks(soup, _Tree(soup)):
         if block.name not in _HEADINGS or block.find("a"):
             links += _links_in(block, base)
         block.decompose()
-    container = soup.find("article")
-    if container is None or not container.find("p"):
-        container = soup
-    paragraphs = [_text(p) for p in container.find_all("p")
-                  if not any(parent.name in _OUTSIDE for parent in p.parents)]
-    body = "\n".join(p for p in paragraphs if p)
+    body = "\n".join(p for p in _paragraphs(soup) if p)
     if not headline:
         yield Problem(location, "no headline: no og:title, <h1> or <title>")
         return
