@@ -16,11 +16,12 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
 
 from recommender.articles import ArticleError, parse_datetime
 
@@ -127,7 +128,9 @@ def _paragraphs(soup: BeautifulSoup) -> list[str]:
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
     location = str(path)
-    soup = BeautifulSoup(read_text(path), "html.parser")
+    with warnings.catch_warnings():  # a page whose text looks like a URL or a file name is still a page
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(read_text(path), "html.parser")
     for tag in soup.find_all(("script", "style", "noscript", "template", "svg", "iframe")):
         if not tag.decomposed:  # one nested in another went with it
             tag.decompose()
