@@ -110,6 +110,10 @@ CREATE TRIGGER IF NOT EXISTS articles_logged_{action.lower()} AFTER {action} ON 
 END;""" for action in ("INSERT", "UPDATE"))
 
 
+SERVED_MODEL = "served_model"
+"""The meta key naming the artifact version every server process serves (written at boot and by a reload);
+pruning keeps that version."""
+
 FEEDBACK_KINDS = ("pin", "block")
 SUMMARY_FIELDS = ("id", "headline", "url", "section", "published_at")
 """The columns a ranking shows of each article (``Store.summaries``)."""

@@ -88,8 +88,11 @@ def test_size_caps_name_the_size_the_cap_and_the_setting(monkeypatch):
 
 
 def test_headline_less_record_gets_a_derived_headline_from_the_body():
-    article = build_article({"id": "a", "body": "Flood barriers failed overnight. Towns were evacuated."})
+    article = build_article({"id": "a", "body": "Flood barriers failed overnight. Towns were evacuated."},
+                            derive_headline=True)
     assert (article.headline, article.headline_derived) == ("Flood barriers failed overnight", True)
     assert build_article({"id": "b", "headline": "Given", "body": "Text."}).headline_derived is False
     with pytest.raises(ArticleError, match="no body to derive one from"):
-        build_article({"id": "c", "headline": " ", "body": "  "})
+        build_article({"id": "c", "headline": " ", "body": "  "}, derive_headline=True)
+    with pytest.raises(ArticleError, match="missing headline"):  # an API client is asked for a headline
+        build_article({"id": "a", "body": "Flood barriers failed overnight."})

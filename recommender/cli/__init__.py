@@ -14,7 +14,7 @@ import click
 from recommender import artifacts
 from recommender.articles import ArticleError
 from recommender.engine import Engine, UnknownArticle
-from recommender.store import Store, StoreError, default_db_path
+from recommender.store import SERVED_MODEL, Store, StoreError, default_db_path
 
 USER_ERRORS = (StoreError, artifacts.ArtifactError, UnknownArticle, ArticleError, ValueError, OSError)
 
@@ -72,8 +72,14 @@ def refresh_model(db: Path, store: Store) -> int:
     added = engine.sync(store)
     if added:
         engine.save(model_root(db))
-        artifacts.prune(model_root(db))
+        prune_versions(db, store)
     return added
+
+
+def prune_versions(db: Path, store: Store) -> list[str]:
+    """Drop old model versions: never CURRENT, the one the store says servers serve, a leased one,
+    nor the newest intact ones (see ``artifacts.prune``)."""
+    return artifacts.prune(model_root(db), protect=(store.get_meta(SERVED_MODEL),))
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import click
 from tqdm import tqdm
 
 from recommender.articles import ArticleError
-from recommender.cli import Context, cli, model_root, open_engine, refresh_model
+from recommender.cli import Context, cli, model_root, open_engine, prune_versions, refresh_model
 from recommender.engine import Engine
 from recommender.links import resolve_store
 from recommender.ranking import Filters
@@ -92,6 +92,7 @@ def build(obj: Context):
         resolve_store(store)
         engine = Engine.build(store)
         path = engine.save(model_root(obj.db))
+        prune_versions(obj.db, store)
     click.echo(f"built {path.name}: {len(engine.index)} articles, {len(engine.vectorizer.vocabulary_)} terms -> {path}")
 
 

@@ -12,7 +12,8 @@ the same file twice gives the same ids:
 
 A given id is taken exactly as given and must pass :func:`recommender.articles.check_id`
 (a blank one is refused, not replaced). A record without a headline but with a body gets
-the body's first sentence as headline, marked ``headline_derived``. URLs must be http(s)
+the body's first sentence as headline, marked ``headline_derived`` (readers only: an API
+client is asked for one). URLs must be http(s)
 (:func:`recommender.articles.check_url`); a Read-also item whose link is not is kept
 without it (it is then resolved by headline). Size caps: :class:`recommender.articles.Limits`.
 """
@@ -159,8 +160,13 @@ def _http_or_none(url: str | None) -> str | None:
         return None
 
 
-def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = None) -> Article:
+def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = None, *,
+                  derive_headline: bool = False) -> Article:
     """An ``Article`` from one source record; raises ``ArticleError`` naming the bad field.
+
+    ``derive_headline`` (the readers: archives often hold untitled items): a record without a
+    headline takes its body's first sentence, marked ``headline_derived``; otherwise (an API
+    client can send one) a missing headline is refused.
 
     The body goes through :func:`markers.extract`; links found there come after the
     record's own ``read_also`` links (same headline twice is kept once).
@@ -174,10 +180,12 @@ def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = No
     links = parse_links(fields.get("read_also"))
     extracted = markers.extract(body)
     if not headline or not headline.strip():
+        source = (mapping or {}).get("headline", "headline")
+        if not derive_headline:
+            raise ArticleError(f"missing headline (field {source!r})")
         headline = headline_from(extracted.body)
         derived = True
         if not headline.strip():
-            source = (mapping or {}).get("headline", "headline")
             raise ArticleError(f"missing headline (field {source!r}) and no body to derive one from")
     seen = {normalise_headline(link.headline) for link in links}
     for link in extracted.links:

@@ -56,6 +56,6 @@ def _record(raw: Any, location: str, mapping: dict[str, str]) -> Record | Proble
     if not isinstance(raw, dict):
         return Problem(location, f"expected a JSON object, got {type(raw).__name__}")
     try:
-        return Record(location, build_article(raw, mapping))
+        return Record(location, build_article(raw, mapping, derive_headline=True))
     except ArticleError as error:
         return Problem(location, str(error))

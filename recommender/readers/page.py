@@ -1,6 +1,7 @@
 """HTML article pages (``.html``, ``.htm``), parsed with BeautifulSoup's ``html.parser``.
 
-* headline: ``og:title``, else the first ``<h1>``, else ``<title>``;
+* headline: ``og:title``, else the first ``<h1>``, else ``<title>``, else the body's first
+  sentence (marked ``headline_derived``);
 * url: ``<link rel=canonical>``, else ``og:url``;
 * published: ``article:published_time`` (must be ISO 8601), else the first
   ``<time datetime>`` that parses;
@@ -156,13 +157,13 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
             links += _links_in(block, base)
         block.decompose()
     body = "\n".join(p for p in _paragraphs(soup) if p)
-    if not headline:
-        yield Problem(location, "no headline: no og:title, <h1> or <title>")
+    if not headline and not body.strip():
+        yield Problem(location, "no headline (no og:title, <h1> or <title>) and no paragraphs to derive one from")
         return
     raw = {"id": None if url else path.stem, "headline": headline, "body": body, "url": url,
            "published_at": published, "section": _meta(soup, "article:section"),
            "language": language, "read_also": links}
     try:
-        yield Record(location, build_article(raw))
+        yield Record(location, build_article(raw, derive_headline=True))
     except (ArticleError, ValueError) as error:
         yield Problem(location, str(error))

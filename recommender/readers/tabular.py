@@ -89,6 +89,6 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
             continue
         raw = {name: (value if value != "" else None) for name, value in zip(header, row)}
         try:
-            yield Record(location, build_article(raw, mapping))
+            yield Record(location, build_article(raw, mapping, derive_headline=True))
         except ArticleError as error:
             yield Problem(location, str(error))

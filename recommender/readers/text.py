@@ -75,6 +75,6 @@ def parse(text: str, *, location: str, default_id: str, mapping: dict[str, str] 
     raw["body"] = body
     mapping = {k: v for k, v in mapping.items() if v in raw}  # header keys only
     try:
-        return Record(location, build_article(raw, mapping))
+        return Record(location, build_article(raw, mapping, derive_headline=True))
     except ArticleError as error:
         return Problem(location, str(error))
