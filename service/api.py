@@ -20,6 +20,7 @@ from recommender.links import resolve_store
 from recommender.ranking import Filters
 from recommender.reading_list import history_list, story_list
 from recommender.readers.fields import build_article
+from recommender.store import DuplicateUrl
 
 from .errors import ApiError, bad_parameter, error_response, unprocessable
 from .holder import EngineHolder, ModelUnavailable, ReloadRefused, Snapshot
@@ -288,7 +289,10 @@ def store_articles(articles: list[Article]) -> list[tuple[str, str]]:
     """Store, resolve links, and add the changed ones to this process's engine (others sync)."""
     current = snapshot()
     with current.lock:
-        results = current.store.upsert_many(articles)
+        try:
+            results = current.store.upsert_many(articles)
+        except DuplicateUrl as error:  # one URL, two ids: refused (all or none), never merged
+            raise unprocessable("url", str(error)) from None
         resolve_store(current.store)
         changed = [article_id for status, article_id in results if status != "unchanged"]
         if current.engine is not None and changed:

@@ -96,3 +96,21 @@ def test_headline_less_record_gets_a_derived_headline_from_the_body():
         build_article({"id": "c", "headline": " ", "body": "  "}, derive_headline=True)
     with pytest.raises(ArticleError, match="missing headline"):  # an API client is asked for a headline
         build_article({"id": "a", "body": "Flood barriers failed overnight."})
+
+
+def test_the_service_refuses_a_second_id_for_a_stored_url_and_a_script_url(app):
+    """Through the API, as through ingest: 422 naming the problem, never a merge or a 500."""
+    from conftest import API_TOKEN
+
+    client, auth = app.test_client(), {"Authorization": f"Bearer {API_TOKEN}"}
+    copy = {"headline": "Copy", "url": "https://news.example/climate/storm-1"}
+    response = client.put("/v1/articles/new-one", json=copy, headers=auth)
+    assert response.status_code == 422 and "already stored for article 'storm-1'" in response.get_json()["error"]["message"]
+    response = client.post("/v1/articles", json=[{"id": "fresh", "headline": "Fresh"}, {"id": "n2", **copy}], headers=auth)
+    assert response.status_code == 422
+    assert app.extensions["readalso"].current().store.get("fresh") is None  # all or none
+    response = client.put("/v1/articles/x", json={"headline": "H", "url": "javascript:alert(document.domain)"},
+                          headers=auth)
+    assert response.status_code == 422 and "javascript:alert" in response.get_json()["error"]["message"]
+    assert client.put("/v1/articles/%20padded%20", json={"headline": "H"}, headers=auth).status_code == 422
+    assert client.put("/v1/articles/a%00b", json={"headline": "H"}, headers=auth).status_code == 422
