@@ -66,6 +66,16 @@ def test_broken_csv_quoting_is_reported_and_never_merged_into_one_body(tmp_path)
     assert "3 new, 0 updated, 0 unchanged, 2 skipped" in result.output, result.output
 
 
+def test_a_quote_closed_rows_later_before_a_delimiter_is_caught_by_the_headline_cell(tmp_path):
+    path = tmp_path / "closed-late.csv"
+    path.write_text('id,headline,body\n1,"Broken headline,Body one\n2,Second,Body two",x\n3,Third,"Body\nthree"\n')
+    items = read(path)
+    assert isinstance(items[0], Problem) and "'headline' cell runs over lines 2-3" in items[0].reason
+    assert isinstance(items[1], Problem) and "4 fields" in items[1].reason  # row 2 read as itself: the stray cell
+    bodies = {i.article.id: i.article.body for i in items if isinstance(i, Record)}
+    assert bodies == {"3": "Body\nthree"}
+
+
 # -- HTML nesting ------------------------------------------------------------------------------
 def test_html_with_100000_nested_divs_is_read_in_linear_time(tmp_path):
     """1.1 MB of nested <div>s took over 300 s (quadratic); linear, it takes a few seconds."""

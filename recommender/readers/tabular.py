@@ -4,9 +4,10 @@ The delimiter is a tab for ``.tsv``; otherwise whichever of ``,``, ``;`` and tab
 frequent in the header line. ``read_also`` is a JSON-encoded list in its cell. Locations
 name the line where the record starts (records may span lines inside quotes).
 
-Quoting is parsed strictly: a quote that is never closed, or text straight after a closing
-quote, makes that record a ``Problem`` and reading resumes on the next line, so the rows an
-unclosed quote would swallow are read as themselves instead of merging into one body.
+Quoting is parsed strictly: a quote that is never closed, text straight after a closing
+quote, or a line break inside a one-line field (id, url, headline, date, section, language)
+makes that record a ``Problem`` and reading resumes on the next line, so the rows an unclosed
+quote would swallow are read as themselves instead of merging into one body.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .fields import build_article
 from .source import read_text
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+_ONE_LINE_FIELDS = ("id", "url", "headline", "published_at", "section", "language")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)?")
 
 
@@ -67,10 +69,15 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
         duplicated = sorted({name for name in header if header.count(name) > 1})
         yield Problem(f"{path}:1", f"header repeats column(s) {', '.join(map(repr, duplicated))}")
         return
+    one_line = [i for i, name in enumerate(header) if name in {mapping.get(f, f) for f in _ONE_LINE_FIELDS}]
     while True:
         start = cursor
         try:
             row = next(reader)
+            if cursor - start > 1:  # a record over several lines: only a body may hold line breaks
+                broken = next((header[i] for i in one_line if i < len(row) and ("\n" in row[i] or "\r" in row[i])), None)
+                if broken is not None:
+                    raise csv.Error(f"the {broken!r} cell runs over lines {start + 1}-{cursor}")
         except StopIteration:
             break
         except csv.Error as error:
