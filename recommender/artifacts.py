@@ -57,17 +57,22 @@ def save(root: str | os.PathLike, arrays: dict[str, np.ndarray], params: dict, *
     name = f"v{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{fingerprint[:8]}"
     staging = root / f".{name}.{_owner()}.partial"
     staging.mkdir()
-    checksums, sizes = {}, {}
-    for key, array in arrays.items():
-        path = staging / f"{key}.npy"
-        np.save(path, np.ascontiguousarray(array), allow_pickle=False)
-        checksums[path.name], sizes[path.name] = _sha256(path), path.stat().st_size
-    params_path = staging / "params.json"
-    params_path.write_text(json.dumps(params, ensure_ascii=False), encoding="utf-8")
-    checksums[params_path.name], sizes[params_path.name] = _sha256(params_path), params_path.stat().st_size
-    manifest = {"format": FORMAT_VERSION, "version": name, "created_at": datetime.now(timezone.utc).isoformat(),
-                "libraries": library_versions(), "fingerprint": fingerprint, "checksums": checksums, "sizes": sizes}
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    try:
+        checksums, sizes = {}, {}
+        for key, array in arrays.items():
+            path = staging / f"{key}.npy"
+            np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+            checksums[path.name], sizes[path.name] = _sha256(path), path.stat().st_size
+        params_path = staging / "params.json"
+        params_path.write_text(json.dumps(params, ensure_ascii=False), encoding="utf-8")
+        checksums[params_path.name], sizes[params_path.name] = _sha256(params_path), params_path.stat().st_size
+        manifest = {"format": FORMAT_VERSION, "version": name, "created_at": datetime.now(timezone.utc).isoformat(),
+                    "libraries": library_versions(), "fingerprint": fingerprint, "checksums": checksums,
+                    "sizes": sizes}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    except BaseException:  # a full disk, an interrupt: leave no half-written version behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     final = root / name
     staging.rename(final)
     _point_current(root, name)

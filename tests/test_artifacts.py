@@ -105,6 +105,23 @@ def test_an_abandoned_partial_build_is_cleaned_by_the_next_save(tmp_path):
     assert artifacts.current(root).name != first.name
 
 
+def test_a_save_that_fails_half_way_leaves_no_partial_directory(tmp_path, monkeypatch):
+    root = tmp_path / "models"
+    (first,) = _save(root)
+    real_save = np.save
+
+    def full_disk(path, array, **kwargs):
+        if str(path).endswith("b.npy"):
+            raise OSError(28, "No space left on device")
+        return real_save(path, array, **kwargs)
+
+    monkeypatch.setattr(np, "save", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        artifacts.save(root, {"a": np.arange(3), "b": np.arange(4)}, {}, fingerprint="fullfull")
+    assert list(root.glob(".v*.partial")) == [] and artifacts.current(root) == first
+    assert artifacts.versions(root) == [first]
+
+
 # -- checksums ---------------------------------------------------------------------------------
 def test_flipped_bytes_in_the_served_model_are_found_and_readyz_says_not_ready(make_app, service_db):
     app = make_app()

@@ -243,3 +243,31 @@ def test_fuzz_text_reader(tmp_path, header, body):
     text = "".join(f"{k}: {v}\n" for k, v in header) + "\n" + "\n".join(body)
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     _check(path)
+
+
+def test_a_full_disk_while_saving_the_model_after_ingest_is_one_line_and_keeps_the_old_version(tmp_path, monkeypatch,
+                                                                                                  corpus):
+    import numpy as np
+
+    from recommender import artifacts
+
+    first, more = tmp_path / "first.jsonl", tmp_path / "more.jsonl"
+    for path, articles in ((first, corpus[:6]), (more, corpus[6:])):
+        path.write_text("".join(json.dumps({"id": a.id, "headline": a.headline, "body": a.body, "url": a.url})
+                                + "\n" for a in articles))
+    assert ingest(tmp_path, first).exit_code == 0
+    assert CliRunner().invoke(cli, ["--db", str(tmp_path / "store.db"), "build"]).exit_code == 0
+    root = (tmp_path / "store.db").with_suffix(".artifacts")
+    served = artifacts.current(root)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full_disk)
+    result = ingest(tmp_path, more)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "disk full while saving the model's new version" in lines[0], result.output
+    assert artifacts.current(root) == served and list(root.glob(".v*.partial")) == []
+    with Store(tmp_path / "store.db") as store:
+        assert store.count() == len(corpus)  # the articles themselves are stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -70,6 +71,11 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
             appended = refresh_model(obj.db, store)
         except StoreFull as error:
             full = full or error
+        except OSError as error:  # saving the model's new version
+            if error.errno != errno.ENOSPC:
+                raise
+            full = StoreFull(f"disk full while saving the model's new version ({error.strerror}); the articles "
+                             "are stored and the model keeps its previous version")
     counts["skipped"] = len(problems)
     for problem in problems:
         click.echo(f"skipped {problem.location}: {problem.reason}", err=True)
