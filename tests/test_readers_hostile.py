@@ -94,9 +94,12 @@ def test_html_read_time_grows_linearly_with_nesting(tmp_path):
     def seconds(n):
         path = tmp_path / f"n{n}.html"
         path.write_text("<title>T</title>" + "<p>Related</p><ul><li><a href='/a'>a</a>" * n + "</li></ul>" * n)
-        started = time.perf_counter()
-        read(path)
-        return time.perf_counter() - started
+        best = float("inf")
+        for _ in range(2):  # the better of two runs: less noise from other processes
+            started = time.perf_counter()
+            read(path)
+            best = min(best, time.perf_counter() - started)
+        return best
 
     seconds(500)  # warm up
     small, large = seconds(2_000), seconds(8_000)
