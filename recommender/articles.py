@@ -25,7 +25,7 @@ class ArticleError(ValueError):
 # -- the one validation layer: every write path (readers, store, service) goes through these ---------
 @dataclass(frozen=True)
 class Limits:
-    """Size caps on one article; each is read from ``READALSO_<NAME upper-cased>`` when set.
+    """Size caps on one article; ``from_env`` reads each from ``READALSO_<NAME upper-cased>`` when set.
 
     ``max_id_chars`` also bounds path ids in the service (the API spec says 256).
     """
@@ -42,15 +42,33 @@ class Limits:
         values = {}
         for item in fields(cls):
             name = f"READALSO_{item.name.upper()}"
-            raw = environ.get(name)
-            if raw is None or raw == "":
+            text = environ.get(name)
+            if text is None or text == "":
                 continue
-            if not re.fullmatch(r"[1-9][0-9]{0,11}", raw.strip()):
-                raise ValueError(f"{name} must be a positive whole number, got {raw!r}")
-            values[item.name] = int(raw)
+            if not re.fullmatch(r"[1-9][0-9]{0,11}", text.strip()):
+                raise ValueError(f"{name} must be a positive whole number, got {text!r}")
+            values[item.name] = int(text)
         return cls(**values)
 
 
+_limits: Limits | None = None
+
+
+def limits() -> Limits:
+    """The caps in force: those given to :func:`set_limits`, else ``Limits.from_env()`` read once."""
+    global _limits
+    if _limits is None:
+        _limits = Limits.from_env()
+    return _limits
+
+
+def set_limits(value: Limits | None) -> None:
+    """Use ``value`` from now on (a service applies its configuration); None: read the environment again."""
+    global _limits
+    _limits = value
+
+
+_PLAIN_URL = re.compile(r"https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?(?::[0-9]{1,5})?(?:[/?#][\x21-\x7e]*)?", re.I)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
@@ -71,7 +89,7 @@ def check_id(value) -> str:
     bad = _CONTROL.search(value)
     if bad:
         raise ArticleError(f"id must not contain control characters (found {bad.group()!r}), got {value[:80]!r}")
-    limit = Limits.from_env().max_id_chars
+    limit = limits().max_id_chars
     if len(value) > limit:
         raise ArticleError(f"id has {len(value)} characters, over the limit of {limit} "
                            f"(READALSO_MAX_ID_CHARS): {value[:40]!r}...")
@@ -88,7 +106,9 @@ def check_url(url) -> str:
     if not isinstance(url, str):
         raise ArticleError(f"url must be a string, got {type(url).__name__}")
     text = url.strip()
-    limit = Limits.from_env().max_url_chars
+    limit = limits().max_url_chars
+    if len(text) <= limit and _PLAIN_URL.fullmatch(text):  # the common case, without parsing
+        return text
     if len(text) > limit:
         raise ArticleError(f"url has {len(text)} characters, over the limit of {limit} (READALSO_MAX_URL_CHARS)")
     if _CONTROL.search(text) or re.search(r"\s", text):
@@ -105,12 +125,12 @@ def check_url(url) -> str:
     return text
 
 
-def check_limits(article: "Article", limits: Limits | None = None) -> "Article":
+def check_limits(article: "Article", caps: Limits | None = None) -> "Article":
     """``article`` if it is within the size caps, else ``ArticleError`` giving the size and the cap."""
-    limits = limits or Limits.from_env()
-    checks = (("headline", len(article.headline), limits.max_headline_chars, "characters"),
-              ("body", len(article.body), limits.max_body_chars, "characters"),
-              ("read_also", len(article.read_also), limits.max_read_also, "items"))
+    caps = caps or limits()
+    checks = (("headline", len(article.headline), caps.max_headline_chars, "characters"),
+              ("body", len(article.body), caps.max_body_chars, "characters"),
+              ("read_also", len(article.read_also), caps.max_read_also, "items"))
     for name, size, cap, unit in checks:
         if size > cap:
             raise ArticleError(f"article {article.id!r}: {name} has {size} {unit}, over the limit of {cap} "

@@ -2,6 +2,7 @@
 
 import pytest
 
+from recommender import articles
 from recommender.articles import Article, ArticleError, Limits, ReadAlsoLink, check_id, check_url, check_limits
 from recommender.readers.fields import build_article
 
@@ -80,8 +81,13 @@ def test_size_caps_name_the_size_the_cap_and_the_setting(monkeypatch):
         check_limits(article, Limits(max_read_also=2))
     monkeypatch.setenv("READALSO_MAX_BODY_CHARS", "49")
     assert Limits.from_env().max_body_chars == 49
+    monkeypatch.setattr(articles, "_limits", None)  # read the environment again
     with pytest.raises(ArticleError, match="body has 50 characters, over the limit of 49"):
         build_article({"id": "a", "headline": "H", "body": "b" * 50})
+    monkeypatch.setattr(articles, "_limits", None)
+    monkeypatch.setenv("READALSO_MAX_ID_CHARS", "3")
+    with pytest.raises(ArticleError, match="id has 4 characters, over the limit of 3"):
+        Article(id="abcd", headline="H")
     monkeypatch.setenv("READALSO_MAX_BODY_CHARS", "1e3")
     with pytest.raises(ValueError, match="READALSO_MAX_BODY_CHARS must be a positive whole number, got '1e3'"):
         Limits.from_env()

@@ -45,6 +45,7 @@ def test_headline_derived_flag_round_trips(store):
 
 def test_size_caps_are_checked_on_write(store, monkeypatch):
     monkeypatch.setenv("READALSO_MAX_BODY_CHARS", "10")
+    monkeypatch.setattr("recommender.articles._limits", None)  # read the environment again
     with pytest.raises(ArticleError, match=r"body has 11 characters, over the limit of 10 \(READALSO_MAX_BODY_CHARS\)"):
         store.upsert(Article(id="big", headline="Big", body="x" * 11))
     assert store.get("big") is None
