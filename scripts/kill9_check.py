@@ -2,7 +2,8 @@
 
 Builds a store and a first model, starts a server-side EngineHolder on it, then for each trial
 starts the real CLI in a child process and SIGKILLs it part-way (ingest: once some articles are
-stored; build: once the new version's partial directory exists, else at a random moment). After
+stored; build: at a random moment, and every second trial as soon as the new version's partial
+directory exists, i.e. while it writes the version). After
 each kill it checks:
 
 * the SQLite file passes ``PRAGMA integrity_check``;
@@ -103,10 +104,12 @@ def kill_ingest(db: Path, source: Path, after: int) -> dict:
     return {"killed_with_stored": killed_at, "returncode": process.returncode}
 
 
-def kill_build(db: Path, rng: random.Random, duration: float) -> dict:
+def kill_build(db: Path, rng: random.Random, duration: float, *, at_save: bool = False) -> dict:
+    """Kill a build at a random moment, or (``at_save``) as soon as its new version's partial directory appears."""
     root = db.with_suffix(".artifacts")
     process = cli(db, "build")
-    started, deadline = time.monotonic(), time.monotonic() + rng.uniform(0.3, 1.0) * duration
+    started = time.monotonic()
+    deadline = started + (10 * duration + 60 if at_save else rng.uniform(0.3, 1.0) * duration)
     during_save = False
     while process.poll() is None:
         if any(root.glob(".v*.partial")):
@@ -147,7 +150,7 @@ def run(n: int, trials: int, seed: int, workdir: Path, *, linked: bool = True) -
     assert cli(db, "build").wait() == 0
     duration = time.monotonic() - started
     for trial in range(trials):
-        outcome = {"trial": trial, "kind": "build", **kill_build(db, rng, duration)}
+        outcome = {"trial": trial, "kind": "build", **kill_build(db, rng, duration, at_save=trial % 2 == 1)}
         outcome.update(check_store(db), **check_model(db, holder, "f0"))
         results.append(outcome)
     rebuild = cli(db, "build")

@@ -159,6 +159,15 @@ def test_news_readmore_rows_without_a_title_are_read_with_a_derived_headline():
     assert len(sources) == 3  # sources of resolved READ MORE links that used to be lost
 
 
+def test_a_derived_headline_is_stored_and_shown_as_such(tmp_path):
+    path = tmp_path / "untitled.csv"
+    path.write_text("id,headline,body\nu1,,Flood barriers failed overnight. Towns were evacuated.\n")
+    assert "1 new" in ingest(tmp_path, path).output
+    shown = CliRunner().invoke(cli, ["--db", str(tmp_path / "store.db"), "show", "u1", "--json"])
+    record = json.loads(shown.output)
+    assert (record["headline"], record["headline_derived"]) == ("Flood barriers failed overnight", True)
+
+
 # -- fuzzing every reader ----------------------------------------------------------------------
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                        HealthCheck.too_slow])

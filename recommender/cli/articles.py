@@ -161,7 +161,8 @@ def show(obj: Context, article_id: str, as_json: bool):
     if article is None:
         raise click.ClickException(f"unknown article id {article_id!r}")
     record = {
-        "id": article.id, "headline": article.headline, "url": article.url, "section": article.section,
+        "id": article.id, "headline": article.headline, "headline_derived": article.headline_derived,
+        "url": article.url, "section": article.section,
         "language": article.language,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "reading_minutes": round(article.reading_minutes, 1), "body": article.body,
