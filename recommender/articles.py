@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -19,6 +20,118 @@ _NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
 
 class ArticleError(ValueError):
     """An article record that cannot be accepted (the message names the bad field)."""
+
+
+# -- the one validation layer: every write path (readers, store, service) goes through these ---------
+@dataclass(frozen=True)
+class Limits:
+    """Size caps on one article; ``from_env`` reads each from ``READALSO_<NAME upper-cased>`` when set.
+
+    ``max_id_chars`` also bounds path ids in the service (the API spec says 256).
+    """
+
+    max_id_chars: int = 256
+    max_url_chars: int = 2048
+    max_headline_chars: int = 1000
+    max_body_chars: int = 1_000_000
+    max_read_also: int = 100
+
+    @classmethod
+    def from_env(cls, environ=None) -> "Limits":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for item in fields(cls):
+            name = f"READALSO_{item.name.upper()}"
+            text = environ.get(name)
+            if text is None or text == "":
+                continue
+            if not re.fullmatch(r"[1-9][0-9]{0,11}", text.strip()):
+                raise ValueError(f"{name} must be a positive whole number, got {text!r}")
+            values[item.name] = int(text)
+        return cls(**values)
+
+
+_limits: Limits | None = None
+
+
+def limits() -> Limits:
+    """The caps in force: those given to :func:`set_limits`, else ``Limits.from_env()`` read once."""
+    global _limits
+    if _limits is None:
+        _limits = Limits.from_env()
+    return _limits
+
+
+def set_limits(value: Limits | None) -> None:
+    """Use ``value`` from now on (a service applies its configuration); None: read the environment again."""
+    global _limits
+    _limits = value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def check_id(value) -> str:
+    """An article id as given, or ``ArticleError`` naming it.
+
+    The one rule, applied wherever an id enters (readers, store, service paths): a non-empty
+    string of at most ``max_id_chars`` characters, no control characters (NUL included) and no
+    whitespace at either end. Nothing is transformed, so an id is stored, found and shown
+    exactly as it was given.
+    """
+    if not isinstance(value, str):
+        raise ArticleError(f"id must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise ArticleError(f"id must not be empty or blank, got {value!r}")
+    if value != value.strip():
+        raise ArticleError(f"id must not start or end with whitespace, got {value!r}")
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ArticleError(f"id must not contain control characters (found {bad.group()!r}), got {value[:80]!r}")
+    limit = limits().max_id_chars
+    if len(value) > limit:
+        raise ArticleError(f"id has {len(value)} characters, over the limit of {limit} "
+                           f"(READALSO_MAX_ID_CHARS): {value[:40]!r}...")
+    return value
+
+
+URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._-]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?\s*$"
+"""What ``check_url`` accepts, as a regular expression that JSON Schema (the API's spec) can state too."""
+_URL = re.compile(URL_PATTERN)
+
+
+def check_url(url) -> str:
+    """An absolute ``http``/``https`` URL with a host, surrounding whitespace removed; ``ArticleError``
+    (a ``ValueError``) naming it otherwise.
+
+    Anything else (``javascript:``, ``data:``, ``file:``, relative or scheme-less links, user info,
+    spaces or control characters inside, over ``max_url_chars``) is refused: a stored URL ends up in
+    an ``href`` on a publisher's page. The rule is :data:`URL_PATTERN`, which the API's spec states too;
+    the host is ASCII (IDNA hosts in their ``xn--`` form).
+    """
+    if not isinstance(url, str):
+        raise ArticleError(f"url must be a string, got {type(url).__name__}")
+    text = url.strip()
+    limit = limits().max_url_chars
+    if len(text) > limit:
+        raise ArticleError(f"url has {len(text)} characters, over the limit of {limit} (READALSO_MAX_URL_CHARS)")
+    if not _URL.fullmatch(url):
+        raise ArticleError(f"url must be an absolute http(s) URL with an ASCII host, without user info, spaces or "
+                           f"control characters, got {text[:200]!r}")
+    return text
+
+
+def check_limits(article: "Article", caps: Limits | None = None) -> "Article":
+    """``article`` if it is within the size caps, else ``ArticleError`` giving the size and the cap."""
+    caps = caps or limits()
+    checks = (("headline", len(article.headline), caps.max_headline_chars, "characters"),
+              ("body", len(article.body), caps.max_body_chars, "characters"),
+              ("read_also", len(article.read_also), caps.max_read_also, "items"))
+    for name, size, cap, unit in checks:
+        if size > cap:
+            raise ArticleError(f"article {article.id!r}: {name} has {size} {unit}, over the limit of {cap} "
+                               f"(READALSO_MAX_{name.upper()}{'' if name == 'read_also' else '_CHARS'})")
+    return article
 
 
 @dataclass(frozen=True)
@@ -38,6 +151,10 @@ class ReadAlsoLink:
         if not isinstance(self.headline, str) or not self.headline.strip():
             raise ArticleError("read_also item needs a non-empty headline")
         object.__setattr__(self, "headline", _SPACE.sub(" ", self.headline).strip())
+        if self.url is not None and self.url.strip():
+            object.__setattr__(self, "url", check_url(self.url))
+        else:
+            object.__setattr__(self, "url", None)
 
 
 @dataclass(frozen=True)
@@ -52,10 +169,11 @@ class Article:
     section: str | None = None
     language: str = "en"
     read_also: tuple[ReadAlsoLink, ...] = field(default_factory=tuple)
+    headline_derived: bool = False
+    """True when the source had no headline and it was made from the body's first sentence."""
 
     def __post_init__(self):
-        if not isinstance(self.id, str) or not self.id.strip():
-            raise ArticleError(f"id must be a non-empty string, got {self.id!r}")
+        check_id(self.id)
         if not isinstance(self.headline, str) or not self.headline.strip():
             raise ArticleError(f"article {self.id!r}: headline must be a non-empty string")
         if not isinstance(self.body, str):
@@ -67,11 +185,19 @@ class Article:
         language = (self.language or "en").strip().lower()
         if not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]+)?", language):
             raise ArticleError(f"article {self.id!r}: language must be a code like 'en', got {self.language!r}")
-        object.__setattr__(self, "id", self.id.strip())
+        if self.url is not None and not isinstance(self.url, str):
+            raise ArticleError(f"article {self.id!r}: url must be a string, got {type(self.url).__name__}")
         object.__setattr__(self, "headline", _SPACE.sub(" ", self.headline).strip())
         object.__setattr__(self, "language", language.split("-")[0])
         object.__setattr__(self, "section", (self.section or "").strip().lower() or None)
-        object.__setattr__(self, "url", (self.url or "").strip() or None)
+        if self.url and self.url.strip():
+            try:
+                object.__setattr__(self, "url", check_url(self.url))
+            except ArticleError as error:
+                raise ArticleError(f"article {self.id!r}: {error}") from None
+        else:
+            object.__setattr__(self, "url", None)
+        object.__setattr__(self, "headline_derived", bool(self.headline_derived))
         object.__setattr__(self, "read_also", tuple(self.read_also))
 
     @property
@@ -93,26 +219,6 @@ class Article:
 
     def with_links(self, links) -> "Article":
         return replace(self, read_also=tuple(links))
-
-
-URL_PATTERN = r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._-]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f]*)?\s*$"
-"""What ``check_url`` accepts, as a regular expression that JSON Schema (the API's spec) can state too."""
-_URL = re.compile(URL_PATTERN)
-
-
-def check_url(url) -> str:
-    """``url`` stripped, if it is an absolute ``http``/``https`` URL; ``ValueError`` naming it otherwise.
-
-    Only these two schemes may reach a reader's browser as a link: ``javascript:``, ``data:``
-    and the like would run or show content of the attacker's choosing on the publisher's page.
-    The host is ASCII (IDNA hosts in their ``xn--`` form); no user info, spaces or control characters.
-    """
-    if not isinstance(url, str):
-        raise ValueError(f"url must be a string, got {type(url).__name__}")
-    if not _URL.fullmatch(url):
-        raise ValueError(f"url must be an absolute http(s) URL without spaces or control characters, "
-                         f"got {url[:200]!r}")
-    return url.strip()
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -2,6 +2,17 @@
 
 Loading needs no pickle: arrays load with ``allow_pickle=False`` (memory-mapped, so several
 server processes share the pages) and everything else is JSON.
+
+Versions are safe to replace under a running server:
+
+* a new version is written into ``.<name>.<host>-<pid>.partial`` and renamed into place whole,
+  then ``CURRENT`` is replaced atomically; a build killed half-way leaves only a partial
+  directory, removed by the next save or prune once its process is gone;
+* a process serving a version holds a lease on it (:func:`lease`, a ``SERVING-<host>-<pid>``
+  file in the version), and :func:`prune` never removes ``CURRENT``, a leased version, a
+  version the caller names (the store's served model), nor the newest intact versions;
+* :func:`verify` re-reads every file against the manifest's checksums; :func:`intact` is the
+  cheap check (manifest readable, every file present with its recorded size).
 """
 
 from __future__ import annotations
@@ -10,7 +21,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import socket
+import time
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -19,6 +33,10 @@ import numpy as np
 
 FORMAT_VERSION = 2  # 2: neighbour-expanded search rows, time-honest link model features
 CURRENT = "CURRENT"
+LEASE_PREFIX = "SERVING-"
+LEASE_SECONDS = 24 * 3600
+"""A lease (or a partial build) of another host, or of a process whose liveness cannot be checked,
+counts for this long after it was last touched."""
 _LIBRARIES = ("readalso", "numpy", "scipy", "scikit-learn")
 log = logging.getLogger(__name__)
 
@@ -34,20 +52,27 @@ def library_versions() -> dict[str, str]:
 def save(root: str | os.PathLike, arrays: dict[str, np.ndarray], params: dict, *, fingerprint: str) -> Path:
     """Write a new version under ``root`` and point ``root/CURRENT`` at it (atomically). Returns its path."""
     root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    clean_partials(root)
     name = f"v{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{fingerprint[:8]}"
-    staging = root / f".{name}.partial"
-    staging.mkdir(parents=True)
-    checksums = {}
-    for key, array in arrays.items():
-        path = staging / f"{key}.npy"
-        np.save(path, np.ascontiguousarray(array), allow_pickle=False)
-        checksums[path.name] = _sha256(path)
-    params_path = staging / "params.json"
-    params_path.write_text(json.dumps(params, ensure_ascii=False), encoding="utf-8")
-    checksums[params_path.name] = _sha256(params_path)
-    manifest = {"format": FORMAT_VERSION, "version": name, "created_at": datetime.now(timezone.utc).isoformat(),
-                "libraries": library_versions(), "fingerprint": fingerprint, "checksums": checksums}
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    staging = root / f".{name}.{_owner()}.partial"
+    staging.mkdir()
+    try:
+        checksums, sizes = {}, {}
+        for key, array in arrays.items():
+            path = staging / f"{key}.npy"
+            np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+            checksums[path.name], sizes[path.name] = _sha256(path), path.stat().st_size
+        params_path = staging / "params.json"
+        params_path.write_text(json.dumps(params, ensure_ascii=False), encoding="utf-8")
+        checksums[params_path.name], sizes[params_path.name] = _sha256(params_path), params_path.stat().st_size
+        manifest = {"format": FORMAT_VERSION, "version": name, "created_at": datetime.now(timezone.utc).isoformat(),
+                    "libraries": library_versions(), "fingerprint": fingerprint, "checksums": checksums,
+                    "sizes": sizes}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    except BaseException:  # a full disk, an interrupt: leave no half-written version behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     final = root / name
     staging.rename(final)
     _point_current(root, name)
@@ -55,30 +80,99 @@ def save(root: str | os.PathLike, arrays: dict[str, np.ndarray], params: dict, *
 
 
 def current(root: str | os.PathLike) -> Path:
-    """The directory ``root/CURRENT`` names."""
+    """The directory ``root/CURRENT`` names; ``ArtifactError`` when it is missing or names no version."""
     root = Path(root)
     try:
         name = (root / CURRENT).read_text(encoding="utf-8").strip()
-    except OSError:
-        raise ArtifactError(f"no built model under {root} (run 'readalso build')") from None
+    except (OSError, UnicodeDecodeError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise ArtifactError(f"no built model under {root} (run 'readalso build')") from None
+        raise ArtifactError(f"{root / CURRENT} is unreadable: {error}") from None
+    if not name or Path(name).name != name or not name.startswith("v") or not (root / name).is_dir():
+        raise ArtifactError(f"{root / CURRENT} is corrupt: it names {name[:80]!r}, which is not a version under {root}")
     return root / name
+
+
+def versions(root: str | os.PathLike) -> list[Path]:
+    """Every finished version directory under ``root``, newest first (names start with their UTC time)."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.glob("v*") if p.is_dir()), key=lambda p: p.name, reverse=True)
+
+
+def _manifest(directory: Path) -> dict:
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ArtifactError(f"unreadable manifest in {directory}: {error}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        found = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ArtifactError(f"artifact format {found!r} in {directory}, expected {FORMAT_VERSION}")
+    return manifest
+
+
+def intact(directory: str | os.PathLike) -> bool:
+    """Cheap check: the manifest reads and every file it lists is there (with its recorded size)."""
+    directory = Path(directory)
+    try:
+        manifest = _manifest(directory)
+    except ArtifactError:
+        return False
+    sizes = manifest.get("sizes", {})
+    for file_name in manifest.get("checksums", {}):
+        path = directory / file_name
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return False
+        if file_name in sizes and sizes[file_name] != size:
+            return False
+    return True
+
+
+def verify(directory: str | os.PathLike) -> list[str]:
+    """Every problem of an artifact (missing files, checksum mismatches), read in full; ``[]`` when sound."""
+    directory = Path(directory)
+    try:
+        manifest = _manifest(directory)
+    except ArtifactError as error:
+        return [str(error)]
+    problems = []
+    for file_name, expected in manifest.get("checksums", {}).items():
+        path = directory / file_name
+        try:
+            actual = _sha256(path)
+        except OSError:
+            problems.append(f"artifact {directory} lacks {file_name}")
+            continue
+        if actual != expected:
+            problems.append(f"checksum mismatch for {path}: the artifact is corrupted")
+    return problems
+
+
+_verify = verify  # for load(), whose ``verify`` argument hides the function
+
+
+def newest_intact(root: str | os.PathLike, *, exclude=()) -> Path | None:
+    """The newest version that passes :func:`verify` (names in ``exclude`` left out), or None."""
+    for path in versions(root):
+        if path.name not in exclude and intact(path) and not verify(path):
+            return path
+    return None
 
 
 def load(directory: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> tuple[dict, dict[str, np.ndarray], dict]:
     """``(params, arrays, manifest)`` of an artifact; raises ArtifactError when it is unusable."""
     directory = Path(directory)
-    try:
-        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ArtifactError(f"unreadable manifest in {directory}: {error}") from None
-    if manifest.get("format") != FORMAT_VERSION:
-        raise ArtifactError(f"artifact format {manifest.get('format')!r} in {directory}, expected {FORMAT_VERSION}")
-    for file_name, expected in manifest.get("checksums", {}).items():
-        path = directory / file_name
-        if not path.exists():
+    manifest = _manifest(directory)
+    for file_name in manifest.get("checksums", {}):
+        if not (directory / file_name).exists():
             raise ArtifactError(f"artifact {directory} lacks {file_name}")
-        if verify and _sha256(path) != expected:
-            raise ArtifactError(f"checksum mismatch for {path}: the artifact is corrupted")
+    if verify:
+        problems = _verify(directory)
+        if problems:
+            raise ArtifactError(problems[0])
     differing = {k: v for k, v in manifest.get("libraries", {}).items() if library_versions().get(k) != v}
     if differing:
         log.warning("artifact %s was built with %s; running %s", directory.name, differing,
@@ -92,15 +186,100 @@ def load(directory: str | os.PathLike, *, verify: bool = True, mmap: bool = True
     return params, arrays, manifest
 
 
-def prune(root: str | os.PathLike, keep: int = 3) -> None:
-    """Remove all but the newest ``keep`` versions (never the current one)."""
+def prune(root: str | os.PathLike, keep: int = 3, *, protect=()) -> list[str]:
+    """Remove old versions and abandoned partial builds; returns the names removed.
+
+    Kept: the version ``CURRENT`` names, every name in ``protect`` (e.g. the version the store
+    says every server worker serves), every version a live process leases, and the newest
+    ``keep`` intact versions (so the newest intact one before ``CURRENT`` always stays).
+    Versions that are not intact count for nothing and go unless protected.
+    """
     root = Path(root)
-    keep_names = {current(root).name}
-    versions = sorted((p for p in root.glob("v*") if p.is_dir()), reverse=True)
-    keep_names.update(p.name for p in versions[:keep])
-    for path in versions:
+    clean_partials(root)
+    keep_names = {name for name in protect if name}
+    try:
+        keep_names.add(current(root).name)
+    except ArtifactError as error:
+        log.warning("pruning without a usable CURRENT (%s): only intact and leased versions are kept", error)
+    found = versions(root)
+    keep_names.update(p.name for p in [p for p in found if intact(p)][:max(keep, 2)])
+    keep_names.update(p.name for p in found if leases(p))
+    removed = []
+    for path in found:
         if path.name not in keep_names:
             shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
+# -- leases: which versions running processes serve ------------------------------------------------
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())
+
+
+def _owner(pid: int | None = None) -> str:
+    return f"{_host()}-{pid or os.getpid()}"
+
+
+def _alive(owner: str, touched: float) -> bool:
+    """Whether ``host-pid`` may still be running: checked for this host, assumed for a while elsewhere."""
+    host, _, pid = owner.rpartition("-")
+    if host == _host() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's live process
+            return True
+        return True
+    return time.time() - touched < LEASE_SECONDS
+
+
+def lease(directory: str | os.PathLike) -> None:
+    """Mark ``directory`` as served by this process (until :func:`release` or the process ends)."""
+    path = Path(directory) / f"{LEASE_PREFIX}{_owner()}"
+    try:
+        path.touch()
+    except OSError as error:  # a read-only model folder: pruning then relies on CURRENT and ``protect``
+        log.warning("cannot lease %s: %s", directory, error)
+
+
+def release(directory: str | os.PathLike) -> None:
+    """Drop this process's lease on ``directory``."""
+    try:
+        (Path(directory) / f"{LEASE_PREFIX}{_owner()}").unlink()
+    except OSError:
+        pass
+
+
+def leases(directory: str | os.PathLike) -> list[str]:
+    """The owners (``host-pid``) of the live leases on ``directory``."""
+    owners = []
+    for path in Path(directory).glob(f"{LEASE_PREFIX}*"):
+        try:
+            touched = path.stat().st_mtime
+        except OSError:
+            continue
+        owner = path.name[len(LEASE_PREFIX):]
+        if _alive(owner, touched):
+            owners.append(owner)
+    return owners
+
+
+def clean_partials(root: str | os.PathLike) -> list[str]:
+    """Remove partial builds whose process is gone (on this host) or older than ``LEASE_SECONDS``."""
+    removed = []
+    for path in Path(root).glob(".v*.partial"):
+        owner = path.name[: -len(".partial")].rpartition(".")[2]
+        try:
+            touched = path.stat().st_mtime
+        except OSError:
+            continue
+        if "-" not in owner or not _alive(owner, touched):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+            log.info("removed the abandoned partial build %s", path.name)
+    return removed
 
 
 def _point_current(root: Path, name: str) -> None:

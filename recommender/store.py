@@ -11,7 +11,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-from recommender.articles import Article, ReadAlsoLink, canonical_url, normalise_headline, parse_datetime
+import logging
+
+from recommender.articles import (
+    Article,
+    ArticleError,
+    ReadAlsoLink,
+    canonical_url,
+    check_limits,
+    normalise_headline,
+    parse_datetime,
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DB = Path("readalso-data") / "readalso.db"
 SCHEMA_VERSION = 1
@@ -28,7 +40,8 @@ CREATE TABLE IF NOT EXISTS articles (
     section TEXT,
     language TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    headline_derived INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS articles_canonical_url ON articles(canonical_url);
 CREATE INDEX IF NOT EXISTS articles_norm_headline ON articles(norm_headline);
@@ -98,6 +111,10 @@ CREATE TRIGGER IF NOT EXISTS articles_logged_{action.lower()} AFTER {action} ON 
 END;""" for action in ("INSERT", "UPDATE"))
 
 
+SERVED_MODEL = "served_model"
+"""The meta key naming the artifact version every server process serves (written at boot and by a reload);
+pruning keeps that version."""
+
 FEEDBACK_KINDS = ("pin", "block")
 SUMMARY_FIELDS = ("id", "headline", "url", "section", "published_at")
 """The columns a ranking shows of each article (``Store.summaries``)."""
@@ -112,6 +129,20 @@ class Feedback(NamedTuple):
 
 class StoreError(RuntimeError):
     """The store cannot be opened or used (path, permissions, schema)."""
+
+
+class StoreFull(StoreError):
+    """The disk (or the store's size limit) is full; the write in progress was rolled back whole."""
+
+
+class DuplicateUrl(ArticleError):
+    """An article's URL already belongs to another stored article: distinct ids are never merged."""
+
+
+def _is_full(error: BaseException) -> bool:
+    if isinstance(error, sqlite3.Error):
+        return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "disk is full" in str(error)
+    return isinstance(error, OSError) and error.errno == 28  # ENOSPC
 
 
 def default_db_path() -> Path:
@@ -135,13 +166,18 @@ class Store:
             self._db.executescript(_SCHEMA)
             self._migrate()
         except (OSError, sqlite3.Error) as error:
+            if _is_full(error):
+                raise StoreFull(f"disk full: cannot open store {self.path}: {error}") from None
             raise StoreError(f"cannot open store {self.path}: {error}") from None
 
     def _migrate(self) -> None:
         """Bring a store written by an older readalso up to this schema (columns added since)."""
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(related_lists)")}
-        if "editor_probability" not in columns:
-            self._db.execute("ALTER TABLE related_lists ADD COLUMN editor_probability REAL")
+        added = {("articles", "headline_derived"): "INTEGER NOT NULL DEFAULT 0",
+                 ("related_lists", "editor_probability"): "REAL"}
+        for (table, column), kind in added.items():
+            if column not in {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}:
+                with self._db:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -154,16 +190,27 @@ class Store:
 
     @contextmanager
     def transaction(self):
-        """All or nothing: commits on success, rolls back on any error."""
-        with self._db:
-            yield self._db
+        """All or nothing: commits on success, rolls back on any error.
+
+        A full disk (SQLite's ``SQLITE_FULL`` or ``ENOSPC``) raises ``StoreFull`` after the rollback.
+        """
+        try:
+            with self._db:
+                yield self._db
+        except (sqlite3.Error, OSError) as error:
+            if _is_full(error):
+                raise StoreFull(f"disk full while writing {self.path}; the last write was rolled back, "
+                                f"everything before it is stored ({error})") from None
+            raise
 
     # -- articles -----------------------------------------------------------------------------
     def upsert(self, article: Article) -> tuple[str, str]:
         """Insert or update one article with its links, atomically.
 
-        Matches by id, else by canonical URL (the stored id is kept). Returns
-        ``(status, id)`` with status ``"new"``, ``"updated"`` or ``"unchanged"``.
+        Matches by id. A canonical URL belongs to one article: an article whose URL another
+        stored id already has is refused with ``DuplicateUrl`` naming both (distinct ids are
+        never merged). Size caps: ``articles.check_limits``. Returns ``(status, id)`` with
+        status ``"new"``, ``"updated"`` or ``"unchanged"``.
         """
         with self.transaction() as db:
             return self._upsert(db, article)
@@ -174,17 +221,22 @@ class Store:
             return [self._upsert(db, article) for article in articles]
 
     def _upsert(self, db: sqlite3.Connection, article: Article) -> tuple[str, str]:
-        row = db.execute("SELECT id, content_hash, url FROM articles WHERE id = ?", (article.id,)).fetchone()
+        check_limits(article)
+        row = db.execute("SELECT id, content_hash, url, headline_derived FROM articles WHERE id = ?",
+                         (article.id,)).fetchone()
         canonical = article.canonical_url
-        if row is None and canonical:
-            row = db.execute("SELECT id, content_hash, url FROM articles WHERE canonical_url = ?",
-                             (canonical,)).fetchone()
+        if canonical:
+            other = db.execute("SELECT id FROM articles WHERE canonical_url = ? AND id != ? LIMIT 1",
+                               (canonical, article.id)).fetchone()
+            if other is not None:
+                raise DuplicateUrl(f"article {article.id!r}: its url {article.url} is already stored for article "
+                                   f"{other['id']!r}; not merged (give one of them another URL, or use one id)")
         values = dict(
             url=article.url, canonical_url=canonical, headline=article.headline,
             norm_headline=normalise_headline(article.headline), body=article.body,
             published_at=article.published_at.isoformat() if article.published_at else None,
             section=article.section, language=article.language, content_hash=article.content_hash,
-            updated_at=datetime.now(timezone.utc).isoformat(),
+            updated_at=datetime.now(timezone.utc).isoformat(), headline_derived=int(article.headline_derived),
         )
         if row is None:
             db.execute(f"INSERT INTO articles (id, {', '.join(values)}) VALUES (?{', ?' * len(values)})",
@@ -192,7 +244,8 @@ class Store:
             status, article_id = "new", article.id
         else:
             article_id = row["id"]
-            unchanged = row["content_hash"] == article.content_hash and row["url"] == article.url
+            unchanged = (row["content_hash"] == article.content_hash and row["url"] == article.url
+                         and bool(row["headline_derived"]) == article.headline_derived)
             status = "unchanged" if unchanged else "updated"
             if unchanged:
                 return status, article_id
@@ -285,8 +338,11 @@ class Store:
         marks = ",".join("?" * len(ids))
         for row in self._db.execute(
                 f"SELECT * FROM read_also WHERE source_id IN ({marks}) ORDER BY source_id, position", ids):
-            links.setdefault(row["source_id"], []).append(
-                ReadAlsoLink(row["headline"], row["url"], row["target_id"], row["resolution"]))
+            try:
+                link = ReadAlsoLink(row["headline"], row["url"], row["target_id"], row["resolution"])
+            except ArticleError:  # stored before URLs were checked
+                link = ReadAlsoLink(row["headline"], None, row["target_id"], row["resolution"])
+            links.setdefault(row["source_id"], []).append(link)
         return links
 
     def unresolved_links(self) -> list[tuple[str, int, str, str | None]]:
@@ -492,8 +548,11 @@ class Store:
 
 
 def _article(row: sqlite3.Row, links) -> Article:
-    return Article(
-        id=row["id"], headline=row["headline"], body=row["body"], url=row["url"],
-        published_at=parse_datetime(row["published_at"]), section=row["section"], language=row["language"],
-        read_also=tuple(links),
-    )
+    values = dict(id=row["id"], headline=row["headline"], body=row["body"], url=row["url"],
+                  published_at=parse_datetime(row["published_at"]), section=row["section"],
+                  language=row["language"], read_also=tuple(links), headline_derived=bool(row["headline_derived"]))
+    try:
+        return Article(**values)
+    except ArticleError as error:  # a row stored before URLs were checked: read it without its URL
+        log.warning("stored article %r has an unusable url, read without it: %s", row["id"], error)
+        return Article(**{**values, "url": None})

@@ -18,9 +18,10 @@ from recommender.articles import Article
 from recommender.engine import UnknownArticle
 from recommender.links import resolve_store
 from recommender.reading_list import history_list, story_list
+from recommender.store import DuplicateUrl
 
 from . import inputs
-from .errors import ApiError, error_response
+from .errors import ApiError, error_response, unprocessable
 from .holder import Busy, EngineHolder, ModelUnavailable, ReloadRefused, Snapshot
 from .security import require_event_origin
 
@@ -196,7 +197,10 @@ def store_articles(articles: list[Article]) -> list[tuple[str, str]]:
     """Store, resolve links, and add the changed ones to this process's engine (others sync)."""
     current = snapshot()
     with turn(current), writing():
-        results = current.store.upsert_many(articles)  # one transaction: all or none
+        try:
+            results = current.store.upsert_many(articles)  # one transaction: all or none
+        except DuplicateUrl as error:  # one URL, two ids: refused (all or none), never merged
+            raise unprocessable("url", str(error)) from None
         resolve_store(current.store)
         changed = [article_id for status, article_id in results if status != "unchanged"]
         if current.engine is not None and changed:

@@ -10,6 +10,12 @@ snapshot and agrees with the others through two cheap reads of the store's ``met
 per request: ``articles_changed`` (bumped by a trigger on every article write, by any
 process) makes the engine ``sync`` new or changed articles; ``served_model`` (written by a
 reload) makes every worker load the artifact version the last reload chose.
+
+Each process leases the version it serves (``artifacts.lease``), so pruning never removes it.
+At start-up an unusable ``CURRENT`` (or served version) falls back to the newest intact
+version, with a warning, and ``EngineHolder.degraded`` says why until a reload succeeds.
+``EngineHolder.artifact_problem()`` re-checks the served files' checksums whenever their size
+or modification time changes (cheap otherwise), so flipped bytes are found without a restart.
 """
 
 from __future__ import annotations
@@ -23,10 +29,9 @@ from pathlib import Path
 
 from recommender import artifacts
 from recommender.engine import Engine
-from recommender.store import CHANGE_COUNTER, Store
+from recommender.store import CHANGE_COUNTER, SERVED_MODEL, Store
 
 log = logging.getLogger(__name__)
-SERVED_MODEL = "served_model"
 BROKEN = (artifacts.ArtifactError, ValueError, KeyError, IndexError, OSError)
 """What loading a damaged artifact can raise (checksums catch most; a smoke test the rest)."""
 MAX_CACHED = 10_000
@@ -58,6 +63,7 @@ class Snapshot:
     changes_seen: int
     lock: threading.RLock = field(default_factory=threading.RLock)
     rankings: dict = field(default_factory=dict)  # key -> (expires, payload): answers reused for a short while
+    directory: Path | None = None  # the artifact version loaded
 
     def cached(self, key, ttl: float, compute):
         """``compute()``'s answer for ``key``, reused for ``ttl`` seconds or until an article changes."""
@@ -125,21 +131,51 @@ class EngineHolder:
         self._swap = threading.Lock()
         self._refused: set[str] = set()
         self.reloads = 0
+        self.degraded: str | None = None
+        """Why the process serves another version than the one asked for (None: it serves that one)."""
+        self._checked: tuple[Path, tuple, str | None] | None = None  # (directory, file stats, problem)
 
     # -- loading ------------------------------------------------------------------------------
     def start(self) -> Snapshot:
         """Open the store and load the model the store says is served, else the newest built.
 
-        A missing model is not fatal: the service answers 503 on rankings until a reload.
+        When that version (or ``CURRENT``) is unusable, the newest intact version is loaded
+        instead, loudly, and ``degraded`` says so. A missing model is not fatal: the service
+        answers 503 on rankings until a reload.
         """
         store = Store(self.db)
+        asked, errors = [], []
+        wanted = store.get_meta(SERVED_MODEL)
+        if isinstance(wanted, str) and wanted and Path(wanted).name == wanted and (self.model_root / wanted).is_dir():
+            asked.append(self.model_root / wanted)
         try:
-            wanted = store.get_meta(SERVED_MODEL)
-            directory = self.model_root / wanted if wanted and (self.model_root / wanted).is_dir() else None
-            snapshot = self._load(directory or artifacts.current(self.model_root), store)
-        except BROKEN as error:
-            log.warning("serving without a model: %s", error)
+            asked.append(artifacts.current(self.model_root))
+        except artifacts.ArtifactError as error:
+            if artifacts.versions(self.model_root):  # versions exist, so CURRENT is damaged rather than unwritten
+                errors.append(str(error))
+        snapshot = None
+        for directory in dict.fromkeys(asked):
+            try:
+                snapshot = self._load(directory, store)
+                break
+            except BROKEN as error:
+                errors.append(f"{directory.name}: {error}")
+        if snapshot is None and errors:
+            for directory in artifacts.versions(self.model_root):
+                if directory in asked or not artifacts.intact(directory):
+                    continue
+                try:
+                    snapshot = self._load(directory, store)
+                except BROKEN as error:
+                    errors.append(f"{directory.name}: {error}")
+                    continue
+                break
+        if snapshot is None:
+            log.warning("serving without a model: %s", "; ".join(errors) or "nothing built yet")
             snapshot = Snapshot(store, None, store.change_count())
+        elif errors:
+            self.degraded = f"serving {snapshot.version} instead: " + "; ".join(errors)
+            log.warning("DEGRADED: %s", self.degraded)
         self._current = snapshot
         return snapshot
 
@@ -150,8 +186,32 @@ class EngineHolder:
         engine = Engine.load(directory, store, verify=True)
         _smoke_test(engine)
         engine.sync(store)
+        artifacts.lease(directory)
+        self._checked = (Path(directory), _file_stats(directory), None)  # just verified in full
         log.info("loaded model %s (%d articles)", engine.version, len(engine.index))
-        return Snapshot(store, engine, changes)
+        return Snapshot(store, engine, changes, directory=Path(directory))
+
+    def _swapped(self, old: Snapshot, new: Snapshot) -> None:
+        if old.directory is not None and old.directory != new.directory:
+            artifacts.release(old.directory)
+
+    def artifact_problem(self) -> str | None:
+        """What is wrong with the served version's files (a checksum mismatch, a missing file), or None.
+
+        Checksums are re-read only when a file's size or modification time changed since the last check.
+        """
+        snapshot = self._current
+        if snapshot is None or snapshot.directory is None:
+            return None
+        stats = _file_stats(snapshot.directory)
+        if self._checked is not None and self._checked[:2] == (snapshot.directory, stats):
+            return self._checked[2]
+        problems = artifacts.verify(snapshot.directory)
+        problem = "; ".join(problems) if problems else None
+        if problem:
+            log.error("the served model %s is damaged: %s", snapshot.version, problem)
+        self._checked = (snapshot.directory, stats, problem)
+        return problem
 
     def reload(self, version: str | None = None) -> tuple[Snapshot, Snapshot]:
         """Swap in ``version`` (default: the newest built, ``CURRENT``); returns ``(old, new)``.
@@ -169,6 +229,8 @@ class EngineHolder:
                 log.error("reload refused, still serving %s: %s", old.version, error)
                 raise ReloadRefused(f"artifact refused, still serving {old.version}: {error}") from None
             self._current = new
+            self._swapped(old, new)
+            self.degraded = None
             self.reloads += 1
             new.store.set_meta(SERVED_MODEL, new.version)
             log.info("reloaded: %s -> %s", old.version, new.version)
@@ -193,6 +255,8 @@ class EngineHolder:
                 if self._current is snapshot:
                     try:
                         self._current = snapshot = self._load(self.model_root / wanted)
+                        self._swapped(first, snapshot)
+                        self.degraded = None
                     except BROKEN as error:
                         self._refused.add(wanted)
                         log.error("cannot follow reload to %s, still serving %s: %s", wanted, snapshot.version, error)
@@ -200,6 +264,20 @@ class EngineHolder:
                 self._swap.release()
         snapshot.sync(int(meta.get(CHANGE_COUNTER, 0)) if snapshot is first else None, timeout=timeout)
         return snapshot
+
+
+def _file_stats(directory: Path) -> tuple:
+    """``(name, size, mtime_ns)`` of an artifact's files (leases left out): changes when a file is written."""
+    stats = []
+    for path in sorted(Path(directory).iterdir()):
+        if path.name.startswith(artifacts.LEASE_PREFIX):
+            continue
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        stats.append((path.name, info.st_size, info.st_mtime_ns))
+    return tuple(stats)
 
 
 def _smoke_test(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 
-from .api import article_full, snapshot
+from .api import article_full, holder, snapshot
 from .errors import error_response
 from .holder import ModelUnavailable
 from .inputs import check_path_id
@@ -45,8 +45,12 @@ def readyz():
     problem = current_app.extensions["readalso.store_health"].problem()
     if problem:
         return error_response(503, "not_ready", problem)
-    return {"status": "ready", "model_version": current.version, "articles": len(current.engine.index),
-            "stored_articles": articles}
+    models = holder()
+    damaged = models.artifact_problem()  # flipped bytes in the served files: answers would be wrong
+    if damaged:
+        return error_response(503, "not_ready", f"model {current.version} is damaged: {damaged}")
+    return {"status": "ready", "degraded": models.degraded,  # degraded: why an older version is served
+            "model_version": current.version, "articles": len(current.engine.index), "stored_articles": articles}
 
 
 @bp.get("/metrics")

@@ -82,9 +82,11 @@ def test_jsonl_records_and_problems_by_line():
     assert [link.headline for link in second.read_also] == ["Parliament returns from recess"]
     assert second.body == "The vote was delayed. The finance minister said the delay was technical."
     problems = {loc: item.reason for loc, item in records.items() if isinstance(item, Problem)}
-    assert set(problems) == {"4", "5", "6", "7", "9"}
+    assert set(problems) == {"4", "6", "7", "9"}
     assert "invalid JSON" in problems["4"]
-    assert "headline" in problems["5"]
+    derived = records["5"].article  # no headline, a body: the headline comes from the body, marked as such
+    assert (derived.headline, derived.body, derived.headline_derived) == ("No headline here", "No headline here.", True)
+    assert not first.headline_derived
     assert "next Tuesday" in problems["6"]
     assert "read_also" in problems["7"]
     assert "object" in problems["9"]
@@ -155,7 +157,8 @@ def test_csv_records_problems_and_multiline_cells():
         ("Fourth story", "https://example.com/a4"), ("Second story", None), ("Third story", None)]
     a2 = found["7"].article  # the multi-line record above starts on line 2 and ends on line 6
     assert a2.published_at == datetime(2025, 1, 3, 9, tzinfo=timezone.utc) and a2.url is None
-    assert "headline" in found["8"].reason
+    a3 = found["8"].article  # no headline: made from the body and marked
+    assert (a3.headline, a3.headline_derived) == ("Body without a headline", True)
     assert "JSON" in found["9"].reason
     assert "fields" in found["10"].reason
 

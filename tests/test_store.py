@@ -1,12 +1,13 @@
 """The SQLite store: atomic upserts, matching by id or canonical URL, link bookkeeping."""
 
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
-from recommender.articles import Article, ReadAlsoLink
+from recommender.articles import Article, ArticleError, ReadAlsoLink
 from recommender.links import resolve_store
-from recommender.store import Store, StoreError
+from recommender.store import DuplicateUrl, Store, StoreError, StoreFull
 
 
 @pytest.fixture
@@ -24,11 +25,41 @@ def test_upsert_reports_new_updated_unchanged(store, corpus):
     assert store.count() == 1
 
 
-def test_same_canonical_url_updates_the_stored_article(store):
+def test_distinct_ids_sharing_a_url_are_refused_not_merged(store):
     store.upsert(Article(id="a", headline="First", url="https://www.news.example/x/?utm_source=feed"))
-    status, article_id = store.upsert(Article(id="b", headline="First, corrected", url="http://news.example/x"))
-    assert (status, article_id) == ("updated", "a")
-    assert store.get("b") is None and store.get("a").headline == "First, corrected"
+    with pytest.raises(DuplicateUrl, match=r"'b'.*already stored for article 'a'"):
+        store.upsert(Article(id="b", headline="First, corrected", url="http://news.example/x"))
+    assert store.get("b") is None and store.get("a").headline == "First"
+    store.upsert(Article(id="c", headline="Other", url="https://news.example/c"))
+    with pytest.raises(DuplicateUrl):  # an update may not take another article's URL either
+        store.upsert(Article(id="c", headline="Other", url="https://news.example/x"))
+    assert store.upsert(Article(id="a", headline="First, corrected", url="https://news.example/x")) == ("updated", "a")
+
+
+def test_headline_derived_flag_round_trips(store):
+    article = Article(id="d", headline="Made from the body", body="Made from the body. More.", headline_derived=True)
+    assert store.upsert(article) == ("new", "d")
+    assert store.get("d") == article and store.get("d").headline_derived
+    assert store.upsert(replace(article, headline_derived=False)) == ("updated", "d")
+
+
+def test_size_caps_are_checked_on_write(store, monkeypatch):
+    monkeypatch.setenv("READALSO_MAX_BODY_CHARS", "10")
+    monkeypatch.setattr("recommender.articles._limits", None)  # read the environment again
+    with pytest.raises(ArticleError, match=r"body has 11 characters, over the limit of 10 \(READALSO_MAX_BODY_CHARS\)"):
+        store.upsert(Article(id="big", headline="Big", body="x" * 11))
+    assert store.get("big") is None
+
+
+def test_a_full_disk_rolls_back_the_article_with_its_links(store, corpus):
+    store.upsert(corpus[0])
+    store._db.execute("PRAGMA max_page_count = %d" % store._db.execute("PRAGMA page_count").fetchone()[0])
+    big = Article(id="big", headline="Big", body=" ".join(f"word{i}" for i in range(20_000)),
+                  read_also=(ReadAlsoLink("A linked story"),))
+    with pytest.raises(StoreFull, match="disk full while writing"):
+        store.upsert(big)
+    assert store.get("big") is None and store.count() == 1
+    assert store._db.execute("SELECT count(*) FROM read_also WHERE source_id = 'big'").fetchone()[0] == 0
 
 
 def test_article_and_links_round_trip(store, corpus):

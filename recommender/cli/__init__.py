@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from recommender.articles import ArticleError
-from recommender.store import Store, StoreError, default_db_path
+from recommender.store import SERVED_MODEL, Store, StoreError, default_db_path
 
 # Domain errors of the heavy modules, by name: each can only have been raised once its module is imported.
 _LAZY_USER_ERRORS = (("recommender.artifacts", "ArtifactError"), ("recommender.engine", "UnknownArticle"))
@@ -88,8 +88,16 @@ def refresh_model(db: Path, store: Store) -> int:
     added = engine.sync(store)
     if added:
         engine.save(model_root(db))
-        artifacts.prune(model_root(db))
+        prune_versions(db, store)
     return added
+
+
+def prune_versions(db: Path, store: Store) -> list[str]:
+    """Drop old model versions: never CURRENT, the one the store says servers serve, a leased one,
+    nor the newest intact ones (see ``artifacts.prune``)."""
+    from recommender import artifacts
+
+    return artifacts.prune(model_root(db), protect=(store.get_meta(SERVED_MODEL),))
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import sys
 from pathlib import Path
@@ -11,12 +12,12 @@ import click
 from tqdm import tqdm
 
 from recommender.articles import ArticleError, canonical_url
-from recommender.cli import Context, cli, model_root, open_engine, refresh_model
+from recommender.cli import Context, cli, model_root, open_engine, prune_versions, refresh_model
 from recommender.links import resolve_store
 from recommender.readers import FORMATS, Problem, parse_mapping, read_path
 from recommender.readers.fields import unique_slug_id
 from recommender.readers.text import parse as parse_text
-from recommender.store import Store
+from recommender.store import Store, StoreFull
 
 DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
 SHOWN_IDS = 20  # ids per status in the text summary; --json lists them all
@@ -36,11 +37,13 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
            as_json: bool = False):
     """Load articles (JSON Lines, CSV, raw text, HTML, RSS/Atom feeds; files or folders) into the store.
 
-    Idempotent: articles are matched by id, else by canonical URL. A bad record is
-    reported with its file:line (a feed item with its place, feed.rss[3]) and skipped;
-    the others still load. The summary names the ids created and updated (all of them
-    with --json). With --sitemap, saved pages are matched to the sitemap's entries
-    (canonical URL, file name, headline); pages it does not list are skipped.
+    Idempotent: articles are matched by id (two ids with one URL are reported, not merged). A
+    bad record is reported with its file:line (a feed item with its place, feed.rss[3]) and
+    skipped; the others still load. Each article is written with its links in one transaction,
+    so a full disk or a kill leaves every article whole or absent: run the same ingest again to
+    finish. The summary names the ids created and updated (all of them with --json). With
+    --sitemap, saved pages are matched to the sitemap's entries (canonical URL, file name,
+    headline); pages it does not list are skipped.
 
     \b
     Example:
@@ -54,6 +57,9 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
         fields = parse_mapping(mapping)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--map") from None
+    for path in paths:
+        if not path.exists():
+            raise click.ClickException(f"no such file or folder: {path}")
     matcher = None
     problems: list[Problem] = []
     if sitemap is not None:
@@ -63,26 +69,41 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
         matcher = SitemapMatcher(entries)
         problems.extend(sitemap_problems)
     ids: dict[str, list[str]] = {"new": [], "updated": [], "unchanged": []}
+    full: StoreFull | None = None
     with Store(obj.db) as store:
-        for path in paths:
-            if not path.exists():
-                raise click.ClickException(f"no such file or folder: {path}")
-            items = read_path(path, format=format_, mapping=fields)
-            for item in tqdm(matcher.match(items) if matcher is not None else items, desc=f"ingest {path.name}",
-                             unit=" articles", disable=None, file=sys.stderr):
-                if isinstance(item, Problem):
-                    problems.append(item)
-                    continue
-                try:
-                    article = _distinct_slug_id(store, item.article) if item.id_from_url else item.article
-                    status, article_id = store.upsert(article)
-                except (ArticleError, ValueError) as error:
-                    problems.append(Problem(item.location, str(error)))
-                    continue
-                ids[status].append(article_id)
-        links = resolve_store(store)
-        appended = refresh_model(obj.db, store)
+        try:
+            for path in paths:
+                items = read_path(path, format=format_, mapping=fields)
+                for item in tqdm(matcher.match(items) if matcher is not None else items, desc=f"ingest {path.name}",
+                                 unit=" articles", disable=None, file=sys.stderr):
+                    if isinstance(item, Problem):
+                        problems.append(item)
+                        continue
+                    try:
+                        article = _distinct_slug_id(store, item.article) if item.id_from_url else item.article
+                        status, article_id = store.upsert(article)
+                    except StoreFull as error:
+                        full = StoreFull(f"{item.location}: {error}")
+                        raise
+                    except (ArticleError, ValueError) as error:
+                        problems.append(Problem(item.location, str(error)))
+                        continue
+                    ids[status].append(article_id)
+            links = resolve_store(store)
+            appended = refresh_model(obj.db, store)
+        except StoreFull as error:
+            full = full or error
+        except OSError as error:  # saving the model's new version
+            if error.errno != errno.ENOSPC:
+                raise
+            full = StoreFull(f"disk full while saving the model's new version ({error.strerror}); the articles "
+                             "are stored and the model keeps its previous version")
     counts = {**{status: len(found) for status, found in ids.items()}, "skipped": len(problems)}
+    for problem in problems if not as_json else ():
+        click.echo(f"skipped {problem.location}: {problem.reason}", err=True)
+    if full is not None:
+        raise click.ClickException(f"stopped, {full}; {counts['new']} new and {counts['updated']} updated "
+                                   "articles are stored whole: free some space and run the same ingest again")
     if as_json:
         click.echo(json.dumps({"counts": counts, **ids,
                                "skipped": [{"location": p.location, "reason": p.reason} for p in problems],
@@ -92,8 +113,6 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
                                                "unmatched": len(matcher.unmatched)}} if matcher is not None else {})},
                               indent=2, ensure_ascii=False))
         return
-    for problem in problems:
-        click.echo(f"skipped {problem.location}: {problem.reason}", err=True)
     for status in ("new", "updated"):
         if ids[status]:
             shown = ", ".join(ids[status][:SHOWN_IDS])
@@ -150,6 +169,7 @@ def build(obj: Context, editor_mix: float | None, relatedness_floor: float | Non
         resolve_store(store)
         engine = Engine.build(store, ranking_config(editor_mix, relatedness_floor))
         path = engine.save(model_root(obj.db))
+        prune_versions(obj.db, store)
     click.echo(f"built {path.name}: {len(engine.index)} articles, {len(engine.vectorizer.vocabulary_)} terms -> {path}")
 
 
@@ -221,7 +241,8 @@ def show(obj: Context, article_id: str, as_json: bool):
     if article is None:
         raise click.ClickException(f"unknown article id {article_id!r}")
     record = {
-        "id": article.id, "headline": article.headline, "url": article.url, "section": article.section,
+        "id": article.id, "headline": article.headline, "headline_derived": article.headline_derived,
+        "url": article.url, "section": article.section,
         "language": article.language,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "reading_minutes": round(article.reading_minutes, 1), "body": article.body,

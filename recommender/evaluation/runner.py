@@ -81,9 +81,32 @@ def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", 
             log.warning("skipping %s: %s", name, missing)
             results["skipped"].append({"name": name, "reason": f"data not found - {missing}"})
             continue
-        results["tasks"].extend(outcome)
+        for task in outcome:
+            reason = degenerate(task)
+            if reason:
+                log.warning("not reporting %s: degenerate - %s", task["name"], reason)
+                results["skipped"].append({"name": task["name"], "reason": f"degenerate - {reason}"})
+            else:
+                results["tasks"].append(task)
     paths = report.write_reports(results, output_dir, stem=stem, plots=plots)
     return {"results": results, "paths": {k: str(v) for k, v in paths.items()}, "summary": report.summary_line(results)}
+
+
+def degenerate(task: dict) -> str | None:
+    """Why a task's result says nothing (no query left to score, or a headline metric without a value), or None.
+
+    MIND logs whose impressions mostly reference news missing from ``news.tsv`` leave no usable
+    impression: the means would be NaN, which the JSON report cannot hold.
+    """
+    if not task.get("n_queries"):
+        return (f"no usable {'impressions' if task.get('kind') == 'impressions' else 'queries'} "
+                f"({task.get('description', '')})")
+    for system, result in task.get("systems", {}).items():
+        for metric in task.get("headline", []):
+            mean = result.get("metrics", {}).get(metric, {}).get("mean")
+            if mean is None or (isinstance(mean, float) and not math.isfinite(mean)):
+                return f"{system} has no value for {metric} over {task['n_queries']} queries"
+    return None
 
 
 def _run_task(name, data_dir, rankers, options, *, seed, max_distractors, demo_path, mind_dir) -> list[dict]:

@@ -14,6 +14,13 @@ HTML pages are the exception: a page names no id, but its URL's slug reads bette
 hash, so the HTML reader takes :func:`slug_id` of the canonical URL (``.../world/dam-talks-stall.html``
 -> ``dam-talks-stall``); ``readalso ingest`` adds a short hash when that slug already names
 another URL's article.
+
+A given id is taken exactly as given and must pass :func:`recommender.articles.check_id`
+(a blank one is refused, not replaced). A record without a headline but with a body gets
+the body's first sentence as headline, marked ``headline_derived`` (readers only: an API
+client is asked for one). URLs must be http(s)
+(:func:`recommender.articles.check_url`); a Read-also item whose link is not is kept
+without it (it is then resolved by headline). Size caps: :class:`recommender.articles.Limits`.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from recommender.articles import (
     ArticleError,
     ReadAlsoLink,
     canonical_url,
+    check_limits,
+    check_url,
     normalise_headline,
     parse_datetime,
 )
@@ -36,6 +45,20 @@ from recommender.articles import (
 from . import markers
 
 FIELDS = ("id", "url", "headline", "body", "published_at", "section", "language", "read_also")
+HEADLINE_CHARS = 90
+_SENTENCE = re.compile(r"(.+?[.!?][\"”’']?)(?=\s+[\"“‘']?[A-Z0-9]|\s*$)", re.S)
+
+
+def headline_from(body: str, limit: int = HEADLINE_CHARS) -> str:
+    """The first sentence of ``body``, cut at a word boundary to ``limit`` characters."""
+    first = next((line.strip() for line in body.split("\n") if line.strip()), "")
+    first = first[: 20 * limit]  # a sentence longer than this is cut anyway; keeps the regex linear in practice
+    match = _SENTENCE.match(first)
+    sentence = (match.group(1) if match else first).strip()
+    if len(sentence) <= limit:
+        return sentence.rstrip(".").strip() if sentence.endswith(".") and not sentence.endswith("..") else sentence
+    cut = sentence[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:-–—")
+    return cut + "…"
 
 
 def parse_mapping(spec: str | None) -> dict[str, str]:
@@ -160,26 +183,47 @@ def parse_links(value: Any) -> list[ReadAlsoLink]:
         url = _text(item.get("url"), f"read_also item {position} url")
         if not headline or not headline.strip():
             raise ArticleError(f"read_also item {position} has no headline")
-        links.append(ReadAlsoLink(headline, url.strip() or None if url else None))
+        links.append(ReadAlsoLink(headline, _http_or_none(url)))
     return links
 
 
-def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = None) -> Article:
+def _http_or_none(url: str | None) -> str | None:
+    """A Read-also item's link if it is http(s), else None: the item is then resolved by its headline."""
+    if url is None or not url.strip():
+        return None
+    try:
+        return check_url(url)
+    except ArticleError:
+        return None
+
+
+def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = None, *,
+                  derive_headline: bool = False) -> Article:
     """An ``Article`` from one source record; raises ``ArticleError`` naming the bad field.
+
+    ``derive_headline`` (the readers: archives often hold untitled items): a record without a
+    headline takes its body's first sentence, marked ``headline_derived``; otherwise (an API
+    client can send one) a missing headline is refused.
 
     The body goes through :func:`markers.extract`; links found there come after the
     record's own ``read_also`` links (same headline twice is kept once).
     """
     fields = apply_mapping(raw, mapping or {})
     headline = _text(fields.get("headline"), "headline")
-    if not headline or not headline.strip():
-        source = (mapping or {}).get("headline", "headline")
-        raise ArticleError(f"missing headline (field {source!r})")
     body = _text(fields.get("body"), "body") or ""
+    derived = False
     url = _text(fields.get("url"), "url")
     published_at = parse_datetime(_slashed_time(_text(fields.get("published_at"), "published_at")))
     links = parse_links(fields.get("read_also"))
     extracted = markers.extract(body)
+    if not headline or not headline.strip():
+        source = (mapping or {}).get("headline", "headline")
+        if not derive_headline:
+            raise ArticleError(f"missing headline (field {source!r})")
+        headline = headline_from(extracted.body)
+        derived = True
+        if not headline.strip():
+            raise ArticleError(f"missing headline (field {source!r}) and no body to derive one from")
     seen = {normalise_headline(link.headline) for link in links}
     for link in extracted.links:
         key = normalise_headline(link.headline)
@@ -187,9 +231,9 @@ def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = No
             seen.add(key)
             links.append(link)
     article_id = _text(fields.get("id"), "id")
-    if article_id is None or not article_id.strip():
+    if article_id is None:
         article_id = derive_id(url, headline, published_at)
-    return Article(
+    return check_limits(Article(
         id=article_id,
         headline=headline,
         body=extracted.body,
@@ -198,4 +242,5 @@ def build_article(raw: Mapping[str, Any], mapping: Mapping[str, str] | None = No
         section=_text(fields.get("section"), "section"),
         language=_text(fields.get("language"), "language") or "en",
         read_also=tuple(links),
-    )
+        headline_derived=derived,
+    ))

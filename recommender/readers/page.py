@@ -1,6 +1,7 @@
 """HTML article pages (``.html``, ``.htm``), parsed with BeautifulSoup's ``html.parser``.
 
-* headline: ``og:title``, else the first ``<h1>``, else ``<title>``;
+* headline: ``og:title``, else the first ``<h1>``, else ``<title>``, else the body's first
+  sentence (marked ``headline_derived``);
 * url: ``<link rel=canonical>``, else ``og:url``;
 * published: ``article:published_time`` (must be ISO 8601), else the first
   ``<time datetime>`` that parses;
@@ -16,11 +17,12 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
 
 from recommender.articles import ArticleError, parse_datetime
 
@@ -68,20 +70,64 @@ def _links_in(block: Tag, base: str) -> list[dict]:
     return items
 
 
-def _read_also_blocks(soup: BeautifulSoup) -> list[Tag]:
+class _Tree:
+    """Per-element facts computed in one pass each, so no step walks an element's ancestors or
+    re-reads its subtree: the reader stays linear in the page size however deep the nesting."""
+
+    def __init__(self, root: Tag):
+        self.tags = [node for node in root.descendants if isinstance(node, Tag)]
+        self.size: dict[int, int] = {}  # elements and strings below a tag, itself included
+        self.anchors: dict[int, int] = {}  # <a> elements below a tag, itself included
+        for node in reversed(list(root.descendants)):
+            key, parent = id(node), id(node.parent)
+            size = self.size.get(key, 0) + 1
+            anchors = self.anchors.get(key, 0) + (node.name == "a" if isinstance(node, Tag) else 0)
+            self.size[key], self.anchors[key] = size, anchors
+            self.size[parent] = self.size.get(parent, 0) + size
+            self.anchors[parent] = self.anchors.get(parent, 0) + anchors
+
+    def small(self, tag: Tag, limit: int = 64) -> bool:
+        return self.size.get(id(tag), 0) <= limit
+
+
+def _read_also_blocks(soup: BeautifulSoup, tree: _Tree) -> list[Tag]:
     blocks: list[Tag] = []
-    for tag in soup.find_all(True):
-        if any(tag is b or b in tag.parents for b in blocks):
+    inside: set[int] = set()  # the blocks found so far and everything under them
+    for tag in tree.tags:
+        if id(tag) in inside or id(tag.parent) in inside:
+            inside.add(id(tag))
             continue
         names = " ".join((tag.get("class") or []) + [tag.get("id") or ""]) if tag.name != "body" else ""
         if tag.name not in ("html", "body", "article", "main") and _BLOCK_CLASS.search(names):
             blocks.append(tag)
-        elif tag.name in _HEADINGS and len(_text(tag)) < 40 and markers._BLOCK_LABEL.match(_text(tag)) \
-                and not tag.find(("ul", "ol")):
+            inside.add(id(tag))
+        elif tag.name in _HEADINGS and tree.small(tag) and len(_text(tag)) < 40 \
+                and markers._BLOCK_LABEL.match(_text(tag)) and not tag.find(("ul", "ol")):
             following = tag.find_next_sibling()
-            if following is not None and following.name in ("ul", "ol") and following.find("a"):
+            if following is not None and following.name in ("ul", "ol") and tree.anchors.get(id(following), 0):
                 blocks += [tag, following]
+                inside.update((id(tag), id(following)))
     return blocks
+
+
+def body_paragraphs(soup: BeautifulSoup) -> list[Tag]:
+    """Each outermost ``<p>`` with text of ``<article>`` (else of the page) outside nav, header, ...: the
+    paragraphs the body is made of (one walk over the tree: linear in the page's size)."""
+    container = soup.find("article")
+    if container is None or not container.find("p"):
+        container = soup
+    if any(parent.name in _OUTSIDE for parent in container.parents):  # one walk up, for the container only
+        return []
+    skipped: set[int] = set()  # under a tag of _OUTSIDE, or under a <p> whose text already holds it
+    paragraphs = []
+    for tag in (node for node in container.descendants if isinstance(node, Tag)):
+        if id(tag.parent) in skipped or tag.name in _OUTSIDE:
+            skipped.add(id(tag))
+        elif tag.name == "p":
+            skipped.add(id(tag))
+            if _text(tag):
+                paragraphs.append(tag)
+    return paragraphs
 
 
 def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
@@ -90,9 +136,10 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
 
 def parse(html: str, *, location: str, default_id: str) -> Record | Problem:
     """One article from a page's HTML; its id is ``default_id`` when the page has no canonical URL."""
-    soup = BeautifulSoup(html, "html.parser")
-    for tag in soup.find_all(_NOT_TEXT):
-        tag.decompose()
+    with warnings.catch_warnings():  # a page whose text looks like a URL or a file name is still a page
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(html, "html.parser")
+    _drop_script(soup)
     url = _canonical(soup)
     base = url or ""
     headline = _meta(soup, "og:title") or _text(soup.find("h1")) or _text(soup.find("title"))
@@ -110,14 +157,14 @@ def parse(html: str, *, location: str, default_id: str) -> Record | Problem:
     if not isinstance(language, str) or not re.fullmatch(r"[A-Za-z]{2,3}([-_][A-Za-z0-9]+)*", language.strip()):
         language = None
     body, links = body_and_links(soup, base)
-    if not headline:
-        return Problem(location, "no headline: no og:title, <h1> or <title>")
+    if not headline and not body.strip():
+        return Problem(location, "no headline (no og:title, <h1> or <title>) and no paragraphs to derive one from")
     slug = slug_id(url)
     raw = {"id": slug or (None if url else default_id), "headline": headline, "body": body, "url": url,
            "published_at": published, "section": _meta(soup, "article:section"),
            "language": language, "read_also": links}
     try:
-        return Record(location, build_article(raw), id_from_url=slug is not None)
+        return Record(location, build_article(raw, derive_headline=True), id_from_url=slug is not None)
     except (ArticleError, ValueError) as error:
         return Problem(location, str(error))
 
@@ -125,10 +172,9 @@ def parse(html: str, *, location: str, default_id: str) -> Record | Problem:
 def body_and_links(soup: BeautifulSoup, base: str) -> tuple[str, list[dict]]:
     """The body text (one paragraph a line) and the Read-also links of parsed HTML, a page or a
     fragment (a feed item's content). Script, style and the Read-also blocks are taken out of ``soup``."""
-    for tag in soup.find_all(_NOT_TEXT):
-        tag.decompose()
+    _drop_script(soup)
     links: list[dict] = []
-    for block in _read_also_blocks(soup):
+    for block in _read_also_blocks(soup, _Tree(soup)):
         if block.name not in _HEADINGS or block.find("a"):
             links += _links_in(block, base)
         block.decompose()
@@ -136,16 +182,13 @@ def body_and_links(soup: BeautifulSoup, base: str) -> tuple[str, list[dict]]:
     return body, links
 
 
-def body_paragraphs(soup: BeautifulSoup) -> list[Tag]:
-    """The ``<p>`` the body is made of: those of ``<article>`` (else of the whole page) outside nav,
-    header, footer, aside, form and script-like tags, with text in them."""
-    container = soup.find("article")
-    if container is None or not container.find("p"):
-        container = soup
-    return [p for p in container.find_all("p")
-            if _text(p) and not any(parent.name in _OUTSIDE + _NOT_TEXT for parent in p.parents)]
-
-
 def read_also_blocks(soup: BeautifulSoup) -> list[Tag]:
     """The tags that make up the page's Read-also blocks (as the reader finds them)."""
-    return _read_also_blocks(soup)
+    return _read_also_blocks(soup, _Tree(soup))
+
+
+def _drop_script(soup: BeautifulSoup) -> None:
+    """Script, style and the like never reach the text."""
+    for tag in soup.find_all(_NOT_TEXT):
+        if not tag.decomposed:  # one nested in another went with it
+            tag.decompose()

@@ -9,7 +9,8 @@ opens the file: ``key: value`` lines with keys among ``id``, ``headline`` (or ``
 * the headline is the first line when that line looks like one (at most 16 words, not
   ending in a full stop, colon or comma, with more text below it, as in the BBC corpus);
   it is then not part of the body. Otherwise the headline is the body's first sentence,
-  cut at a word boundary to at most 90 characters (with "…" when cut).
+  cut at a word boundary to at most 90 characters (with "…" when cut), and the article is
+  marked ``headline_derived``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,11 @@ from typing import Iterator
 from recommender.articles import ArticleError
 
 from . import Problem, Record, markers
-from .fields import apply_mapping, build_article
+from .fields import HEADLINE_CHARS, apply_mapping, build_article, headline_from  # noqa: F401  (re-exported)
 from .source import read_text
 
 _HEADER = re.compile(r"^\s*(id|headline|title|url|published|published_at|date|section|language|lang)\s*:\s*(.*?)\s*$", re.I)
 _ALIASES = {"title": "headline", "published": "published_at", "date": "published_at", "lang": "language"}
-_SENTENCE = re.compile(r"(.+?[.!?][\"”’']?)(?=\s+[\"“‘']?[A-Z0-9]|\s*$)", re.S)
-HEADLINE_CHARS = 90
 
 
 def split_header(text: str) -> tuple[dict[str, str], str]:
@@ -45,17 +44,6 @@ def split_header(text: str) -> tuple[dict[str, str], str]:
         key = match.group(1).lower()
         fields[_ALIASES.get(key, key)] = match.group(2)
     return {}, text  # a header with no body under it is not a header
-
-
-def headline_from(body: str, limit: int = HEADLINE_CHARS) -> str:
-    """The first sentence of ``body``, cut at a word boundary to ``limit`` characters."""
-    first = next((line.strip() for line in body.split("\n") if line.strip()), "")
-    match = _SENTENCE.match(first)
-    sentence = (match.group(1) if match else first).strip()
-    if len(sentence) <= limit:
-        return sentence.rstrip(".").strip() if sentence.endswith(".") and not sentence.endswith("..") else sentence
-    cut = sentence[: limit + 1].rsplit(" ", 1)[0].rstrip(" ,;:-–—")
-    return cut + "…"
 
 
 def _looks_like_headline(line: str) -> bool:
@@ -81,13 +69,12 @@ def parse(text: str, *, location: str, default_id: str, mapping: dict[str, str] 
         if len(nonblank) > 1 and _looks_like_headline(lines[nonblank[0]]):
             raw["headline"] = lines[nonblank[0]].strip()
             body = "\n".join(lines[nonblank[0] + 1:])
-        else:
-            raw["headline"] = headline_from(markers.extract(body).body)
+        elif not markers.extract(body).body.strip():
+            return Problem(location, "no text to make an article from")
+        # else: no headline; build_article takes the body's first sentence and marks it derived
     raw["body"] = body
-    if not raw["headline"].strip():
-        return Problem(location, "no text to make an article from")
     mapping = {k: v for k, v in mapping.items() if v in raw}  # header keys only
     try:
-        return Record(location, build_article(raw, mapping))
+        return Record(location, build_article(raw, mapping, derive_headline=True))
     except ArticleError as error:
         return Problem(location, str(error))
