@@ -8,6 +8,7 @@ scoring path as the CLI, batch and evaluation. Every input is read and checked b
 from __future__ import annotations
 
 import hashlib
+import json
 import hmac
 import sqlite3
 from contextlib import contextmanager
@@ -285,9 +286,6 @@ def reading_list():
 
 
 # -- newsroom ---------------------------------------------------------------------------------
-MAX_DRAFT = 2_000_000
-
-
 @bp.post("/suggest")
 def suggest():
     """A Read-also block set into a draft in its own shape (text, HTML or JSON), as ``readalso suggest``.
@@ -300,31 +298,11 @@ def suggest():
     from recommender.suggest import suggest as suggest_block
     from recommender.writers import SHAPES
 
-    body = json_body()
-    if not isinstance(body, dict):
-        raise unprocessable("body", "expected a JSON object with a draft")
-    draft, shape = body.get("draft"), body.get("shape")
-    if shape is not None and shape not in SHAPES:
-        raise unprocessable("shape", f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
-    if isinstance(draft, dict):
-        if shape not in (None, "json"):
-            raise unprocessable("shape", f"a draft given as a JSON object is of shape 'json', not {shape!r}")
-        source, shape = json.dumps(draft, ensure_ascii=False), "json"
-    elif isinstance(draft, str) and draft.strip():
-        source = draft
-    else:
-        raise unprocessable("draft", "draft must be a non-empty string (text, HTML or JSON) or a JSON object")
-    if len(source) > MAX_DRAFT:
-        raise unprocessable("draft", f"draft must be at most {MAX_DRAFT} characters")
-    after = body.get("after")
-    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= 1000):
-        raise unprocessable("after", f"after must be a paragraph number in 0..1000, got {after!r}")
-    replace = body.get("replace", False)
-    if not isinstance(replace, bool):
-        raise unprocessable("replace", f"replace must be true or false, got {replace!r}")
-    k, filters, diversity = body_filters(body)
+    body = inputs.json_object("a draft")
+    source, shape, after, replace = inputs.suggest_query(body, SHAPES)
+    k, filters, diversity = inputs.body_filters(body)
     current = snapshot()
-    with current.lock:
+    with turn(current):
         engine = current.require_engine()
         try:
             result = suggest_block(engine, current.store, source, shape=shape, k=k, filters=filters,
@@ -333,6 +311,6 @@ def suggest():
             raise unprocessable("draft", f"the draft cannot be read as an article: {error}") from None
     if len(result.drafts) != 1:
         raise unprocessable("draft", f"send one draft per request, got {len(result.drafts)} records")
-    document = json.loads(result.document) if isinstance(draft, dict) else result.document
+    document = json.loads(result.document) if isinstance(body.get("draft"), dict) else result.document
     return jsonify(model_version=current.version, shape=result.shape, id=result.drafts[0].id, document=document,
                    block=result.block(0), read_also=[pick.to_dict() for pick in result.picks[0]])

@@ -258,6 +258,35 @@ def text_query(body: dict) -> tuple[str, str, str]:
     return headline, text.strip(), language.split("-")[0]
 
 
+MAX_DRAFT = 2_000_000
+"""Characters of a draft ``POST /v1/suggest`` takes."""
+
+
+def suggest_query(body: dict, shapes) -> tuple[str, str | None, int | None, bool]:
+    """``POST /v1/suggest``: ``(draft source, shape, after, replace)``; a draft given as a JSON object is
+    its JSON text, of shape ``json``."""
+    draft, shape = body.get("draft"), body.get("shape")
+    if shape is not None and shape not in shapes:
+        raise unprocessable("shape", f"shape must be one of {', '.join(shapes)}, got {shape!r}")
+    if isinstance(draft, dict):
+        if shape not in (None, "json"):
+            raise unprocessable("shape", f"a draft given as a JSON object is of shape 'json', not {shape!r}")
+        source, shape = json.dumps(draft, ensure_ascii=False), "json"
+    elif isinstance(draft, str) and draft.strip():
+        source = draft
+    else:
+        raise unprocessable("draft", "draft must be a non-empty string (text, HTML or JSON) or a JSON object")
+    if len(source) > MAX_DRAFT:
+        raise unprocessable("draft", f"draft must be at most {MAX_DRAFT} characters")
+    after = body.get("after")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= 1000):
+        raise unprocessable("after", f"after must be a paragraph number in 0..1000, got {after!r}")
+    replace = body.get("replace", False)
+    if not isinstance(replace, bool):
+        raise unprocessable("replace", f"replace must be true or false, got {replace!r}")
+    return source, shape, after, replace
+
+
 def reading_list_query(body: dict) -> tuple[str | None, list[str] | None, float | None, int]:
     """``POST /v1/reading-list``: ``(story, history, minutes, k)``."""
     if ("story" in body) == ("history" in body):

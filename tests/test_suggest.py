@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 import shutil
 
 import pytest
@@ -272,8 +273,10 @@ def test_html_fragment_after_n_and_replace(demo):
 
 
 def test_html_block_escapes_headlines_and_keeps_only_http_links():
+    # the validation layer refuses such links in an Article; the writer stays safe if handed one anyway
     hostile = [ReadAlsoLink('<img src=x onerror=alert(1)> "Quoted" & more', "https://news.example/a?x=1&y=\"2\""),
-               ReadAlsoLink("Script link", "javascript:alert(1)"), ReadAlsoLink("Relative", "/world/b")]
+               SimpleNamespace(headline="Script link", url="javascript:alert(1)", target_id=None),
+               SimpleNamespace(headline="Relative", url="/world/b", target_id=None)]
     block = html_writer.render_block(hostile, base="https://news.example/politics/draft")
     assert "<img" not in block and "&lt;img src=x onerror=alert(1)&gt;" in block
     assert 'href="https://news.example/a?x=1&amp;y=&quot;2&quot;"' in block
@@ -382,7 +385,7 @@ WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzéß", min_size=1, max_size=9
 SENTENCE = st.lists(WORD, min_size=3, max_size=14).map(lambda words: " ".join(words).capitalize() + ".")
 HEADLINE = st.lists(WORD, min_size=1, max_size=12).map(lambda words: " ".join(words).capitalize()) | st.sampled_from(
     ["iPhone sales fall", "What next? The 4.6% question", "'Salt Harvest' & <b>friends</b>", "Rates: up again."])
-LINK_LISTS = st.lists(st.builds(ReadAlsoLink, HEADLINE, st.sampled_from([None, "https://news.example/a", "/b"])),
+LINK_LISTS = st.lists(st.builds(ReadAlsoLink, HEADLINE, st.sampled_from([None, "https://news.example/a"])),
                       min_size=1, max_size=6, unique_by=lambda link: link.headline.lower())
 
 

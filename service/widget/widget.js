@@ -1,21 +1,10 @@
 /* readalso widget: a "Read also" box for an article page. Plain JavaScript, no framework.
- *
  *   <div data-readalso-article="ID" data-readalso-k="5"></div>
  *   <script src="https://HOST/widget.js" async></script>
- *
- * Optional attributes: data-readalso-title (the label; default "Read also"), data-readalso-k (count),
- * data-readalso-section, data-readalso-max-age-days, data-readalso-meta="false" (hide section and date),
- * data-readalso-theme="dark" (light text on a dark box), data-readalso-link (a link template such as
- * "/story/{id}": {id} becomes the story's id; default: the story's stored URL),
- * data-readalso-api (API base URL; default: where this script came from).
- * Theme with CSS custom properties on any ancestor: --readalso-font, --readalso-color,
- * --readalso-muted, --readalso-link, --readalso-link-hover, --readalso-bg, --readalso-border,
- * --readalso-accent, --readalso-radius, --readalso-gap (the dark theme changes only the defaults of those left unset).
- * Data is only ever written with textContent / setAttribute: nothing from the API is parsed as HTML,
- * and a story whose url is not an absolute http(s) URL is never shown (no javascript: or data: links);
- * a data-readalso-link template must also give an http(s) link (relative ones resolve against the page).
- * Under a Content-Security-Policy the page allows this script's origin in script-src and connect-src;
- * the widget's <style> carries the nonce of its own <script> tag, so style-src 'nonce-...' suffices.
+ * Options (data-readalso-*), CSS custom properties and the CSP contract: README "Embedding the widget"
+ * and docs/service.md. Data is only written with textContent / setAttribute (nothing from the API is
+ * parsed as HTML), and only absolute http(s) links are ever rendered (a link template too, resolved
+ * against the page); the <style> carries the nonce of its own <script> tag.
  */
 (function () {
   "use strict";
