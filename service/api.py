@@ -201,7 +201,7 @@ def store_articles(articles: list[Article]) -> list[tuple[str, str]]:
         try:
             results = current.store.upsert_many(articles)  # one transaction: all or none
         except DuplicateUrl as error:  # one URL, two ids: refused (all or none), never merged
-            raise unprocessable("url", str(error)) from None
+            raise ApiError(409, str(error), code="conflict", parameter="url") from None
         resolve_store(current.store)
         changed = [article_id for status, article_id in results if status != "unchanged"]
         if current.engine is not None and changed:

@@ -271,6 +271,7 @@ def suggest_query(body: dict, shapes) -> tuple[str, str | None, int | None, bool
     if isinstance(draft, dict):
         if shape not in (None, "json"):
             raise unprocessable("shape", f"a draft given as a JSON object is of shape 'json', not {shape!r}")
+        article_from(draft, "draft")  # an article record: the same rules as an article written to the store
         source, shape = json.dumps(draft, ensure_ascii=False), "json"
     elif isinstance(draft, str) and draft.strip():
         source = draft

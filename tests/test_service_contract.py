@@ -22,6 +22,10 @@ OPERATIONS = [operation for path in json.loads(OPENAPI.read_text())["paths"].val
 CASES = [(operation["operationId"], mode) for operation in OPERATIONS for mode in ("positive", "negative")
          if mode == "positive" or operation.get("parameters") or operation.get("requestBody")]
 """Invalid requests only where there is an input to make invalid."""
+CONTENT_RULES = {"suggestBlock"}
+"""Operations whose valid input also depends on its content in a way JSON Schema cannot state: a draft
+must read as an article in its shape (a string sent as shape json must be JSON, a csv draft needs a
+record). Their schema-valid requests may get a 422 naming the draft; every other check still runs."""
 
 
 @pytest.fixture
@@ -40,7 +44,9 @@ def test_every_operation_keeps_its_contract(api_schema, operation_id, mode):
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
     def check(case):
-        calls.append(case.call_and_validate(headers={"Authorization": f"Bearer {API_TOKEN}"}).status_code)
+        excluded = [schemathesis.checks.positive_data_acceptance] if operation_id in CONTENT_RULES else []
+        calls.append(case.call_and_validate(headers={"Authorization": f"Bearer {API_TOKEN}"},
+                                            excluded_checks=excluded).status_code)
 
     check()
     assert calls and 500 not in calls
