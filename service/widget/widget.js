@@ -70,9 +70,10 @@
 
   function render(el, base, articleId, data) {
     var linkTemplate = el.getAttribute("data-readalso-link");
-    function href(item) {  // the page's link template (resolved against the page), else the story's own URL
-      return linkTemplate ? safeHref(linkTemplate.split("{id}").join(encodeURIComponent(item.id)), document.baseURI)
-                          : safeHref(item.url);
+    function href(item) {  // the page's link template (as written, if it resolves to http(s)), else the story's URL
+      if (!linkTemplate) return safeHref(item.url);
+      var link = linkTemplate.split("{id}").join(encodeURIComponent(item.id));
+      return safeHref(link, document.baseURI) === null ? null : link;
     }
     var items = (data && Array.isArray(data.related) ? data.related : []).filter(function (item) {
       return item && typeof item.id === "string" && typeof item.headline === "string" &&
