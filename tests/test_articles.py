@@ -111,7 +111,7 @@ def test_the_service_refuses_a_second_id_for_a_stored_url_and_a_script_url(app):
     client, auth = app.test_client(), {"Authorization": f"Bearer {API_TOKEN}"}
     copy = {"headline": "Copy", "url": "https://news.example/climate/storm-1"}
     response = client.put("/v1/articles/new-one", json=copy, headers=auth)
-    assert response.status_code == 422 and "already stored for article 'storm-1'" in response.get_json()["error"]["message"]
+    assert response.status_code == 409 and "already stored for article 'storm-1'" in response.get_json()["error"]["message"]
     response = client.post("/v1/articles", json=[{"id": "fresh", "headline": "Fresh"}, {"id": "n2", **copy}], headers=auth)
     assert response.status_code == 422
     assert app.extensions["readalso"].current().store.get("fresh") is None  # all or none
