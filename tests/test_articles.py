@@ -105,7 +105,8 @@ def test_headline_less_record_gets_a_derived_headline_from_the_body():
 
 
 def test_the_service_refuses_a_second_id_for_a_stored_url_and_a_script_url(app):
-    """Through the API, as through ingest: 422 naming the problem, never a merge or a 500."""
+    """Through the API, as through ingest: refused naming the problem (409 for the URL another article holds,
+    422 for a bad value), never a merge or a 500."""
     from conftest import API_TOKEN
 
     client, auth = app.test_client(), {"Authorization": f"Bearer {API_TOKEN}"}
@@ -113,7 +114,7 @@ def test_the_service_refuses_a_second_id_for_a_stored_url_and_a_script_url(app):
     response = client.put("/v1/articles/new-one", json=copy, headers=auth)
     assert response.status_code == 409 and "already stored for article 'storm-1'" in response.get_json()["error"]["message"]
     response = client.post("/v1/articles", json=[{"id": "fresh", "headline": "Fresh"}, {"id": "n2", **copy}], headers=auth)
-    assert response.status_code == 422
+    assert response.status_code == 409
     assert app.extensions["readalso"].current().store.get("fresh") is None  # all or none
     response = client.put("/v1/articles/x", json={"headline": "H", "url": "javascript:alert(document.domain)"},
                           headers=auth)
