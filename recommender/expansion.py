@@ -38,10 +38,10 @@ def expand(rows: sp.csr_matrix, base: sp.csr_matrix, neighbours: np.ndarray, sim
     similarities = np.asarray(similarities, dtype=np.float64).reshape(neighbours.shape)
     found = (neighbours >= 0) & (similarities > 0)
     owners = np.repeat(np.arange(neighbours.shape[0]), neighbours.shape[1])[found.ravel()]
-    blend = sp.csr_matrix((weight * similarities[found], (owners, neighbours[found])),
-                          shape=(rows.shape[0], base.shape[0]))
+    used, position = np.unique(neighbours[found], return_inverse=True)  # only the neighbours' rows are read
+    blend = sp.csr_matrix((weight * similarities[found], (owners, position)), shape=(rows.shape[0], used.size))
     rows = sp.csr_matrix(rows, dtype=np.float64)
-    total = (rows + blend @ sp.csr_matrix(base, dtype=np.float64)).tocsr()
+    total = (rows + blend @ sp.csr_matrix(base[used], dtype=np.float64)).tocsr()
     total.sort_indices()
     if max_terms is not None:
         total = strongest_terms(total, np.maximum(np.diff(rows.indptr), max_terms))
