@@ -154,7 +154,7 @@ def _distinct_slug_id(store: Store, article):
 def build(obj: Context, editor_mix: float | None, relatedness_floor: float | None):
     """Fit the TF-IDF model and index from every stored article and save a new artifact version.
 
-    Every article vector is blended with its 5 nearest articles (neighbour expansion). With enough
+    Every article vector is blended with its 8 nearest articles (neighbour expansion). With enough
     resolved Read-also links the link model is learned too (as 'readalso train' does); it orders
     the related stories, and fills at most --editor-mix of a list with anything else.
 
