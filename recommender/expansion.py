@@ -11,6 +11,7 @@ neighbours found with one search), so both sides live in the same expanded space
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
@@ -49,17 +50,30 @@ def expand(rows: sp.csr_matrix, base: sp.csr_matrix, neighbours: np.ndarray, sim
 
 
 def strongest_terms(rows: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
-    """Each row with only its ``keep[i]`` largest values (ties to the lower term), terms in order."""
+    """Each row with only its ``keep[i]`` largest values (ties to the lower term), terms in order.
+
+    ``rows`` must have sorted indices (``sort_indices``), so a row's stored order is its term order.
+    """
     lengths = np.diff(rows.indptr)
     if (lengths <= keep).all():
         return rows
-    owner = np.repeat(np.arange(rows.shape[0]), lengths)
-    order = np.lexsort((rows.indices, -rows.data, owner))  # by row, then strongest first
-    rank = np.arange(rows.nnz) - rows.indptr[owner[order]]
-    kept = np.sort(order[rank < keep[owner[order]]])
-    counts = np.bincount(owner[kept], minlength=rows.shape[0])
-    indptr = np.concatenate([[0], np.cumsum(counts)])
+    kept = np.zeros(rows.nnz, dtype=np.bool_)
+    _mark_strongest(rows.indptr.astype(np.int64), rows.data, np.asarray(keep, dtype=np.int64), kept)
+    indptr = np.concatenate([[0], np.cumsum(kept)])[rows.indptr]  # kept entries before each row's start
     return sp.csr_matrix((rows.data[kept], rows.indices[kept], indptr), shape=rows.shape)
+
+
+@numba.njit(cache=True)
+def _mark_strongest(indptr, data, keep, kept):
+    """``kept[j]`` for the ``keep[i]`` largest values of each row i (a stable sort: ties to the earlier entry)."""
+    for i in range(indptr.size - 1):
+        lo, hi = indptr[i], indptr[i + 1]
+        if hi - lo <= keep[i]:
+            kept[lo:hi] = True
+            continue
+        order = np.argsort(-data[lo:hi], kind="mergesort")
+        for j in range(keep[i]):
+            kept[lo + order[j]] = True
 
 
 __all__ = ["expand", "strongest_terms", "NEIGHBOURS", "WEIGHT", "MAX_TERMS"]
