@@ -73,8 +73,8 @@ def check_store(db: Path, links_per_article: int = 2) -> dict:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
         articles = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
         urls = conn.execute("SELECT count(DISTINCT canonical_url) FROM articles").fetchone()[0]
-        partial = conn.execute(f"SELECT count(*) FROM (SELECT a.id FROM articles a LEFT JOIN read_also r "
-                               f"ON r.source_id = a.id GROUP BY a.id HAVING count(r.position) != ?)",
+        partial = conn.execute("SELECT count(*) FROM (SELECT a.id FROM articles a LEFT JOIN read_also r "
+                               "ON r.source_id = a.id GROUP BY a.id HAVING count(r.position) != ?)",
                                (links_per_article,)).fetchone()[0]
     return {"integrity": integrity, "articles": articles, "distinct_urls": urls, "half_written": partial}
 

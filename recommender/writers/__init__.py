@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["SHAPES", "detect_shape", "writer"]
+__all__ = ["SHAPES", "detect_shape", "writer", "only_block", "check_after"]
 
 SHAPES = ("text", "html", "json", "csv")
 
@@ -48,3 +48,16 @@ def writer(shape: str):
         return {"text": text, "html": html, "json": jsondoc, "csv": table}[shape]
     except KeyError:
         raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}") from None
+
+
+def only_block(blocks, what: str):
+    """The one block of a draft that holds one article (``what``: "an HTML draft", "a text draft")."""
+    if len(blocks) != 1:
+        raise ValueError(f"{what} holds one article, got {len(blocks)} blocks")
+    return blocks[0]
+
+
+def check_after(after: int | None) -> None:
+    """``after`` is a paragraph number >= 0, or None (where the draft's block stood, else after paragraph 2)."""
+    if after is not None and after < 0:
+        raise ValueError(f"after must be a paragraph number >= 0, got {after}")

@@ -27,6 +27,7 @@ from bs4 import BeautifulSoup, Tag
 from recommender.articles import ReadAlsoLink
 from recommender.readers import Problem, Record
 from recommender.readers import page as reader
+from recommender.writers import check_after, only_block
 
 HEADING = "Read also"
 DEFAULT_AFTER = 2
@@ -58,9 +59,7 @@ def render_block(links: Sequence[ReadAlsoLink], *, base: str = "") -> str:
 
 def set_blocks(source: str, blocks: Sequence[Sequence[ReadAlsoLink]], *, after: int | None = None) -> str:
     """``source`` with its one block (``blocks[0]``) set in; see :func:`set_block`."""
-    if len(blocks) != 1:
-        raise ValueError(f"an HTML draft holds one article, got {len(blocks)} blocks")
-    return set_block(source, blocks[0], after=after)
+    return set_block(source, only_block(blocks, "an HTML draft"), after=after)
 
 
 def set_block(source: str, links: Sequence[ReadAlsoLink], *, after: int | None = None) -> str:
@@ -70,8 +69,7 @@ def set_block(source: str, links: Sequence[ReadAlsoLink], *, after: int | None =
     block before the first paragraph; a number past the last paragraph puts it after the last.
     No links: the page without a block.
     """
-    if after is not None and after < 0:
-        raise ValueError(f"after must be a paragraph number >= 0, got {after}")
+    check_after(after)
     soup = BeautifulSoup(source, "html.parser")
     places = _Places(source)
     base = reader._canonical(soup) or ""

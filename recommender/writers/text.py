@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from recommender.articles import ReadAlsoLink
 from recommender.readers import Problem, Record, markers
 from recommender.readers import text as reader
+from recommender.writers import check_after, only_block
 
 LABEL = "Read also:"
 BULLET = "- "
@@ -37,9 +38,7 @@ def render_block(links: Sequence[ReadAlsoLink], *, label: str = LABEL, bullet: s
 
 def set_blocks(source: str, blocks: Sequence[Sequence[ReadAlsoLink]], *, after: int | None = None) -> str:
     """``source`` with its one block (``blocks[0]``) set in; see :func:`set_block`."""
-    if len(blocks) != 1:
-        raise ValueError(f"a text draft holds one article, got {len(blocks)} blocks")
-    return set_block(source, blocks[0], after=after)
+    return set_block(source, only_block(blocks, "a text draft"), after=after)
 
 
 def set_block(source: str, links: Sequence[ReadAlsoLink], *, after: int | None = None) -> str:
@@ -49,8 +48,7 @@ def set_block(source: str, links: Sequence[ReadAlsoLink], *, after: int | None =
     block before the first paragraph; a number past the last paragraph puts it at the end.
     No links: the draft without a block.
     """
-    if after is not None and after < 0:
-        raise ValueError(f"after must be a paragraph number >= 0, got {after}")
+    check_after(after)
     newline = "\r\n" if "\r\n" in source else "\n"
     text = source.replace("\r\n", "\n").replace("\r", "\n")
     ends_with_newline = text.endswith("\n")
