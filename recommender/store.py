@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import logging
 
+from recommender.catalogue import Feedback
 from recommender.articles import (
     Article,
     ArticleError,
@@ -118,13 +119,6 @@ pruning keeps that version."""
 FEEDBACK_KINDS = ("pin", "block")
 SUMMARY_FIELDS = ("id", "headline", "url", "section", "published_at")
 """The columns a ranking shows of each article (``Store.summaries``)."""
-
-
-class Feedback(NamedTuple):
-    """Editors' say over one article's list: pinned stories first (in order), blocked stories never."""
-
-    pins: tuple[str, ...]
-    blocks: frozenset[str]
 
 
 class StoreError(RuntimeError):
