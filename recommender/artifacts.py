@@ -25,11 +25,21 @@ import re
 import shutil
 import socket
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
+
+from recommender.catalogue import Catalogue
+from recommender.engine import Engine, EngineConfig
+from recommender.features import LinkGraph
+from recommender.index import ArticleIndex
+from recommender.model import LinkModel
+from recommender.vectorize import FieldVectorizer
 
 FORMAT_VERSION = 2  # 2: neighbour-expanded search rows, time-honest link model features
 CURRENT = "CURRENT"
@@ -293,4 +303,77 @@ def _sha256(path: Path) -> str:
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+# -- the engine's artifact ----------------------------------------------------------------------
+def save_engine(engine: Engine, root: str | os.PathLike) -> Path:
+    """Write the engine as a new artifact version under ``root``, make it current and record it as the
+    engine's ``version``. Replaced articles' hidden rows are left out."""
+    vectorizer_params, vectorizer_arrays = engine.vectorizer.get_state()
+    index = engine.index
+    rows = np.flatnonzero(index.alive)
+    every = rows.size == index.matrix.shape[0]
+    ids = [index.ids[r] for r in rows]
+    params = {"config": asdict(engine.config), "vectorizer": vectorizer_params, "ids": ids,
+              "sections": [str(s) for s in index.sections[rows]],
+              "languages": [str(s) for s in index.languages[rows]],
+              "sites": [str(s) for s in index.sites[rows]],
+              "hashes": [engine.hashes.get(i, "") for i in ids]}
+    arrays = {**_csr_arrays("matrix", index.matrix if every else index.matrix[rows]),
+              **_csr_arrays("copies", index.copies if every else index.copies[rows]),
+              "published": index.published[rows], **vectorizer_arrays}
+    if index.expansion:
+        arrays.update(_csr_arrays("expanded", index.expanded[rows]))
+    if engine.model is not None:
+        params["model"], model_arrays = engine.model.get_state()
+        arrays.update(model_arrays)
+        for name, field in engine.fields.items():
+            arrays.update(_csr_arrays(f"field_{name}", field[rows]))
+        position = np.full(len(index.ids), -1, dtype=np.int64)
+        position[rows] = np.arange(rows.size)
+        pairs = np.asarray([(position[s], position[t]) for s, t in engine.graph.pairs()
+                            if position[s] >= 0 and position[t] >= 0], dtype=np.int64).reshape(-1, 2)
+        arrays["link_pairs"] = pairs
+    path = save(root, arrays, params, fingerprint=_fingerprint(ids, params["hashes"]))
+    engine.version = path.name
+    engine.changed.clear()
+    return path
+
+
+def load_engine(directory: str | os.PathLike, catalogue: Catalogue, *, verify: bool = True) -> Engine:
+    """The engine saved in an artifact directory (memory-mapped arrays); ``catalogue`` is the store."""
+    params, arrays, manifest = load(directory, verify=verify)
+    copies = _csr_from_arrays("copies", arrays) if "copies_shape" in arrays else None
+    expanded = _csr_from_arrays("expanded", arrays) if "expanded_shape" in arrays else None
+    engine = Engine(EngineConfig.from_dict(params["config"]), catalogue)
+    engine.index = ArticleIndex(_csr_from_arrays("matrix", arrays), params["ids"], arrays["published"],
+                                params["sections"], params["languages"], copies, params["sites"], expanded)
+    engine.vectorizer = FieldVectorizer.from_state(params["vectorizer"], arrays)
+    engine.terms = engine.vectorizer.terms_
+    engine.hashes = dict(zip(params["ids"], params["hashes"]))
+    engine.version = manifest["version"]
+    if "model" in params:
+        engine.model = LinkModel.from_state(params["model"], arrays)
+        engine.fields = {name: _csr_from_arrays(f"field_{name}", arrays) for name in ("headline", "body", "links")}
+        engine.graph = LinkGraph.from_pairs([tuple(p) for p in np.asarray(arrays["link_pairs"]).tolist()],
+                                            engine.index.published)
+    return engine
+
+
+def _csr_arrays(prefix: str, matrix: sp.csr_matrix) -> dict[str, np.ndarray]:
+    return {f"{prefix}_data": matrix.data, f"{prefix}_indices": matrix.indices, f"{prefix}_indptr": matrix.indptr,
+            f"{prefix}_shape": np.asarray(matrix.shape, dtype=np.int64)}
+
+
+def _csr_from_arrays(prefix: str, arrays: Mapping[str, np.ndarray]) -> sp.csr_matrix:
+    shape = tuple(int(n) for n in arrays[f"{prefix}_shape"])
+    return sp.csr_matrix((arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
+                         shape=shape)
+
+
+def _fingerprint(ids: Sequence[str], hashes: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for article_id, content_hash in zip(ids, hashes):
+        digest.update(f"{article_id}\x1f{content_hash}\n".encode("utf-8"))
     return digest.hexdigest()

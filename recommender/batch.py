@@ -1,9 +1,10 @@
 """Offline scoring of the archive: the related list of every article, in parallel row blocks.
 
-Each block of rows goes through the same two steps as a live query: exact relatedness candidates
-(``topk.top_k`` over the expanded search rows with ``candidate_count(k)`` candidates, the article itself excluded, only rows of
-its language when the engine ranks within a language) and then ``Engine.rerank``. So a batch list
-equals ``engine.related(id, k)`` for the same model version.
+Each block of rows goes through the one ranking pipeline (``recommender.pipeline.rank``) as a block
+of queries, the way a live query goes through it as a block of one: the same top-k kernel over the
+expanded search rows (the article itself excluded, only rows of its language when the engine ranks
+within a language), the same model and shaping. So a batch list equals ``engine.related(id, k)``
+for the same model version.
 
 Blocks run on joblib (local processes) or on dask.distributed workers through joblib's Dask
 backend; the code path is the same. Workers receive the artifact directory (and store) *paths*
@@ -14,13 +15,13 @@ run resumes: blocks with a finished file are not recomputed. Finished blocks are
 row order, into the JSON Lines output and the store's ``related_lists`` table.
 
 Memory (bytes), for N index rows of T terms with nnz stored terms, J parallel jobs, B rows per
-block and C = candidate_count(k) candidates:
+block and C = candidates.search_depth(k) candidates:
 
     peak ~ S + J * (P + 8 T (N / 131072 + 2) + 12 B C),   S = 8 nnz + 8 N,   P = 8 nnz + 8 T
 
 S is the CSR matrix (float32 values, int32 term ids, int64 row pointers): memory-mapped from the
 artifact, so its pages are shared. Each job builds the inverted postings P once (the index's
-``postings``, which live queries use too) and their tile boundaries (``topk.term_postings``: one
+``postings``, which live queries use too) and their tile boundaries (``cosine.term_postings``: one
 pointer per term and tile of 131,072 rows); the kernel adds a 1 MiB accumulator per thread. For
 1M articles of ~185 terms (S ~ P ~ 1.5 GB) and J = 2 that is ~4.5 GB. See docs/batch.md.
 """
@@ -45,14 +46,14 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
 
-from recommender import topk
-from recommender.engine import Engine, candidate_count
+from recommender import pipeline
+from recommender.artifacts import load_engine as load_artifact
+from recommender.engine import Engine
 from recommender.store import Store
 
 log = logging.getLogger(__name__)
 
 MIN_BLOCK_ROWS = 64
-SLACK = 8  # extra cosine candidates, so last-bit differences at the cut cannot change the candidate set
 MAX_BLOCK_ROWS = 8192
 
 
@@ -102,52 +103,22 @@ def select_rows(engine: Engine, *, ids: Sequence[str] | None = None, since: date
 
 
 def score_rows(engine: Engine, rows: np.ndarray, k: int, *,
-               n_threads: int | None = None) -> list[tuple[str, list[tuple[str, float, str]]]]:
-    """``(article_id, [(target_id, score, reason, editor_probability), ...])`` for index rows, the same ranking
-    as ``engine.related``.
+               n_threads: int | None = None) -> list[tuple[str, list[tuple[str, float, str, float | None]]]]:
+    """``(article_id, Ranking.rows())`` for index rows: the ranking ``engine.related`` gives them.
 
     ``n_threads`` goes to the top-k kernel (1 inside parallel workers, so they do not oversubscribe the cores).
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
     index = engine.index
     rows = np.asarray(rows, dtype=np.int64)
     results: dict[int, list[tuple[str, float, str, float | None]]] = {}
-    wanted = candidate_count(k)
-    dense = np.zeros(index.expanded.shape[1], dtype=np.float32)
     groups = np.unique(index.languages[rows]) if engine.config.same_language else [None]
     for language in groups:
         group = rows if language is None else rows[index.languages[rows] == language]
-        mask = index.mask(language=language)
-        hits = topk.top_k(index.expanded[group], index.kernel_postings, wanted + SLACK, exclude=group, mask=mask,
-                          n_threads=n_threads)
-        for i, row in enumerate(group):
-            found = hits.indices[i][hits.indices[i] >= 0]
-            candidates, scores = _as_live(index.expanded, index.expanded[row], found, wanted, dense)
-            mask[row] = False  # the live path's mask for this article: its language, never itself
-            ranking = engine.rerank(candidates, scores, k, query=engine.query(index.ids[row]), mask=mask)
-            mask[row] = True
-            if len(ranking) < k and found.size == wanted + SLACK:  # near-copies crowd the top: search deeper, live
-                ranking = engine.related(index.ids[row], k, stored=False)
-            results[int(row)] = [(r.id, r.score, r.reason, r.editor_probability) for r in ranking]
+        queries = [engine.query(index.ids[row]) for row in group]
+        rankings = pipeline.rank(engine, queries, k, index.mask(language=language), n_threads=n_threads,
+                                 vectors=index.expanded[group])
+        results.update((int(row), ranking.rows()) for row, ranking in zip(group, rankings))
     return [(index.ids[row], results[int(row)]) for row in rows]
-
-
-def _as_live(matrix, vector, rows: np.ndarray, wanted: int, dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The best ``wanted`` of the candidate rows, scored with the live path's arithmetic.
-
-    ``top_k`` may round differently in the last bit (it accumulates in float64); the live index
-    accumulates float32 products term by term in term order, which a float32 product of the rows
-    with the dense query repeats exactly (absent terms add exact zeros). Re-sorting
-    ``wanted + SLACK`` candidates by those scores (then lower row) gives the live top.
-    ``dense`` is an all-zero float32 scratch vector of the vocabulary's length (left all zero).
-    """
-    dense[vector.indices] = vector.data
-    scores = np.asarray(matrix[rows] @ dense, dtype=np.float32).ravel()
-    dense[vector.indices] = 0.0
-    order = np.lexsort((rows, -scores))[:wanted]
-    order = order[scores[order] > 0]
-    return rows[order], scores[order]
 
 
 def run_batch(artifact: str | os.PathLike, db: str | os.PathLike, *, k: int = 10,
@@ -207,7 +178,7 @@ def load_engine(artifact: str, db: str) -> Engine:
 
     Batch workers (local processes or Dask workers) call this with paths, never receive the engine.
     """
-    return Engine.load(artifact, Store(db, create=False), verify=False)
+    return load_artifact(artifact, Store(db, create=False), verify=False)
 
 
 def _score_block(artifact: str, db: str, k: int, number: int, rows: np.ndarray, n_threads: int | None = 1):

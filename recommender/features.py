@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.ranking import SECONDS_PER_DAY
-from recommender.rowdots import row_dots
+from recommender.cosine import row_dots
 
 FEATURES = ("relatedness", "cosine", "headline", "body", "link_query", "link_candidate", "near_duplicate",
             "recency", "same_section", "same_site", "popularity", "trending", "colinking")

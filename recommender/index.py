@@ -9,8 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.articles import Article, site_of
-from recommender.rowdots import row_times
-from recommender.topk import Neighbours, Postings, term_postings, top_k
+from recommender.expansion import strongest_terms
+from recommender.cosine import Neighbours, Postings, row_dots, term_postings, top_k
 
 NO_DATE = np.nan
 
@@ -51,9 +51,8 @@ class ArticleIndex:
         self.sites = np.asarray([s or "" for s in sites], dtype=object)  # publication (URL host), "" unknown
         self.alive = np.ones(len(self.ids), dtype=bool)
         self.row_of = {article_id: row for row, article_id in enumerate(self.ids)}
-        self._postings = None
-        self._kernel_postings = None
-        self._neighbour_postings = None
+        self._postings: Postings | None = None
+        self._neighbour_postings: Postings | None = None
         self._language_rows: dict[str, np.ndarray] = {}  # language -> boolean rows, built on first use
 
     @classmethod
@@ -81,21 +80,15 @@ class ArticleIndex:
             raise ValueError(f"expanded rows must be {self.matrix.shape[0] - start} x {self.matrix.shape[1]}, "
                              f"got {expanded.shape}")
         self.expanded = expanded if start == 0 else sp.vstack([self.expanded[:start], expanded], format="csr")
-        self._postings = self._kernel_postings = None
+        self._postings = None
 
     @property
-    def postings(self) -> sp.csr_matrix:
-        """Term -> rows inverted index of the search rows (``expanded``), built on first use."""
+    def postings(self) -> Postings:
+        """The search rows (``expanded``) inverted and tiled for the top-k kernel (``cosine.top_k``); built on
+        first use."""
         if self._postings is None:
-            self._postings = _inverted(self.expanded)
+            self._postings = term_postings(_inverted(self.expanded), self.matrix.shape[0])
         return self._postings
-
-    @property
-    def kernel_postings(self) -> Postings:
-        """``postings`` tiled for the all-pairs kernel (``topk.top_k``), sharing their arrays; built on first use."""
-        if self._kernel_postings is None:
-            self._kernel_postings = term_postings(self.postings, self.matrix.shape[0])
-        return self._kernel_postings
 
     def nearest(self, vectors: sp.csr_matrix, m: int, languages: Sequence[str] | None, *,
                 exclude: np.ndarray | None = None, n_threads: int | None = None) -> Neighbours:
@@ -104,7 +97,7 @@ class ArticleIndex:
         ``n_threads`` goes to the kernel (default: all cores)."""
         vectors = sp.csr_matrix(vectors, dtype=np.float32)
         if self._neighbour_postings is None:
-            self._neighbour_postings = (self.kernel_postings if not self.expansion
+            self._neighbour_postings = (self.postings if not self.expansion
                                         else term_postings(_inverted(self.matrix), self.matrix.shape[0]))
         n = vectors.shape[0]
         exclude = np.full(n, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
@@ -145,7 +138,7 @@ class ArticleIndex:
         self.sites = np.concatenate([self.sites, np.asarray([site_of(a.url) for a in articles], dtype=object)])
         self.alive = np.concatenate([self.alive, np.ones(len(articles), dtype=bool)])
         self.row_of.update((a.id, start + i) for i, a in enumerate(articles))
-        self._postings = self._kernel_postings = self._neighbour_postings = None
+        self._postings = self._neighbour_postings = None
         self._language_rows = {}
 
     def vector(self, article_id: str) -> sp.csr_matrix:
@@ -169,34 +162,32 @@ class ArticleIndex:
         allowed[rows] = False
         return allowed
 
-    def search(self, query: sp.csr_matrix, k: int, mask: np.ndarray | None = None, *,
-               max_terms: int | None = None, pool: int | None = None) -> Neighbours:
-        """Top-k rows by cosine for one query row, through the inverted postings; exact by default.
+    def search(self, queries: sp.csr_matrix, k: int, mask: np.ndarray | None = None, *,
+               exclude: np.ndarray | None = None, max_terms: int | None = None, pool: int | None = None,
+               n_threads: int | None = 1) -> Neighbours:
+        """Top-k search rows by cosine for a block of query rows (a live query is a block of one), through the
+        one top-k kernel; exact by default. ``exclude[i]`` is a row never returned for query i.
 
-        With ``max_terms`` (More Like This keeps 25) only the query's strongest terms probe the
+        With ``max_terms`` (More Like This keeps 25) only each query's strongest terms probe the
         postings; the best ``pool`` rows by that partial score (default ``4 k``) are then scored
         exactly, so returned scores are true cosines but a row may be missed: the loss is
         measured in ``scripts/bench_query.py`` and reported in docs/batch.md.
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        query = sp.csr_matrix(query, dtype=np.float32)
-        pruned = max_terms is not None and query.nnz > max_terms
-        probe = prune_query(query, max_terms) if pruned else query
-        scores = row_times(probe, self.postings)  # = (probe @ postings).toarray(), without the sparse result
-        if mask is not None:
-            scores[~mask] = 0.0
-        rows = _best(scores, (pool or 4 * k) if pruned else k)
-        if pruned:  # the live arithmetic of the full product, for the pool only
-            exact = np.asarray((self.matrix[rows] @ query.T).todense(), dtype=np.float32).ravel()
+        queries = sp.csr_matrix(queries, dtype=np.float32)
+        if max_terms is None or (np.diff(queries.indptr) <= max_terms).all():
+            return top_k(queries, self.postings, k, exclude=exclude, mask=mask, n_threads=n_threads)
+        probes = top_k(prune_rows(queries, max_terms), self.postings, pool or 4 * k, exclude=exclude, mask=mask,
+                       n_threads=n_threads)
+        indices = np.full((queries.shape[0], k), -1, dtype=np.int64)
+        values = np.full((queries.shape[0], k), -np.inf, dtype=np.float32)
+        for i, found in enumerate(probes.indices):
+            rows = found[found >= 0]
+            exact = row_dots(self.expanded, rows, queries[i])
             order = np.lexsort((rows, -exact))[:k]
             order = order[exact[order] > 0]
-            rows, found = rows[order], exact[order]
-        else:
-            found = scores[rows]
-        indices = np.full((1, k), -1, dtype=np.int64)
-        values = np.full((1, k), -np.inf, dtype=np.float32)
-        indices[0, : rows.size], values[0, : rows.size] = rows, found
+            indices[i, : order.size], values[i, : order.size] = rows[order], exact[order]
         return Neighbours(indices, values)
 
 
@@ -207,21 +198,10 @@ def _inverted(rows: sp.csr_matrix) -> sp.csr_matrix:
     return postings
 
 
-def prune_query(query: sp.csr_matrix, n_terms: int) -> sp.csr_matrix:
-    """The row with only its ``n_terms`` largest weights (term order kept), e.g. More Like This's 25."""
+def prune_rows(rows: sp.csr_matrix, n_terms: int) -> sp.csr_matrix:
+    """Each row with only its ``n_terms`` largest weights (term order kept), e.g. More Like This's 25."""
     if n_terms < 1:
         raise ValueError(f"n_terms must be at least 1, got {n_terms}")
-    query = sp.csr_matrix(query, dtype=np.float32)
-    if query.nnz <= n_terms:
-        return query
-    keep = np.sort(np.argsort(-query.data, kind="stable")[:n_terms])
-    return sp.csr_matrix((query.data[keep], query.indices[keep], np.array([0, n_terms])), shape=query.shape)
-
-
-def _best(scores: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the k best positive scores, best first, ties by lower row."""
-    candidates = np.flatnonzero(scores > 0)
-    if candidates.size > k:
-        kth = -np.partition(-scores[candidates], k - 1)[k - 1]
-        candidates = candidates[scores[candidates] >= kth]
-    return candidates[np.lexsort((candidates, -scores[candidates]))[:k]]
+    rows = sp.csr_matrix(rows, dtype=np.float32)
+    rows.sort_indices()
+    return strongest_terms(rows, np.full(rows.shape[0], n_terms))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import overload
 from datetime import datetime
 
 import numpy as np
@@ -48,6 +49,52 @@ class Recommendation:
     score: float
     reason: str
     editor_probability: float | None = None
+
+
+@dataclass(frozen=True)
+class Ranking(Sequence[Recommendation]):
+    """A ranked list of related stories, best first: what every ranking path returns.
+
+    ``path`` says what answered: ``"live"`` (ranked now) or ``"stored"`` (a batch list). A
+    baseline's ranking (:meth:`from_scores`) has ids and scores only.
+    """
+
+    items: tuple[Recommendation, ...] = ()
+    path: str = "live"
+
+    @overload
+    def __getitem__(self, position: int) -> Recommendation: ...
+    @overload
+    def __getitem__(self, position: slice) -> "Ranking": ...
+
+    def __getitem__(self, position):
+        if isinstance(position, slice):
+            return Ranking(self.items[position], self.path)
+        return self.items[position]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def ids(self) -> list[str]:
+        return [item.id for item in self.items]
+
+    @property
+    def scores(self) -> np.ndarray:
+        return np.asarray([item.score for item in self.items], dtype=np.float64)
+
+    def rows(self) -> list[tuple[str, float, str, float | None]]:
+        """``(id, score, reason, editor_probability)`` per item: how batch files and the store keep a list."""
+        return [(r.id, r.score, r.reason, r.editor_probability) for r in self.items]
+
+    @classmethod
+    def from_rows(cls, rows, path: str = "stored") -> "Ranking":
+        return cls(tuple(Recommendation(*row) for row in rows), path)
+
+    @classmethod
+    def from_scores(cls, ids, scores) -> "Ranking":
+        """Ids with their scores, best first, without reasons (a baseline's ranking)."""
+        return cls(tuple(Recommendation(i, float(s), "") for i, s in zip(ids, scores)))
 
 
 def bounded_editor_share(scores: np.ndarray, relatedness: np.ndarray, rows: np.ndarray, *, floor: float,

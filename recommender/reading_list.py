@@ -16,8 +16,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from recommender.ranking import Filters, collapse_near_duplicates, maximal_marginal_relevance
-from recommender.rowdots import block_dots
+from recommender import pipeline
+from recommender.cosine import block_dots
+from recommender.engine import UnknownArticle
+from recommender.ranking import Filters, maximal_marginal_relevance
 
 STORY_THRESHOLD = 0.5
 """Minimum relatedness (cosine of the expanded vectors) to the article for another article to belong to
@@ -66,14 +68,11 @@ def fit_budget(order: Sequence[str], minutes: dict[str, float], budget: float | 
 
 
 def _blocked(engine, article_id: str) -> frozenset[str]:
-    lookup = getattr(engine.catalogue, "feedback_for", None)
-    feedback = lookup(article_id) if lookup is not None else None
+    feedback = engine.catalogue.feedback_for(article_id)
     return feedback.blocks if feedback is not None else frozenset()
 
 
 def _check(engine, article_id: str) -> int:
-    from recommender.engine import UnknownArticle
-
     row = engine.index.row_of.get(article_id)
     if row is None or not engine.index.alive[row]:
         raise UnknownArticle(article_id)
@@ -106,7 +105,7 @@ def story_list(engine, article_id: str, *, minutes: float | None = None,
     blocked = _blocked(engine, article_id)
     mask = index.mask(language=index.languages[row] if engine.config.same_language else None,
                       exclude=[article_id, *blocked])
-    hits = index.search(index.expanded[row], STORY_CANDIDATES, mask)
+    hits = pipeline.search(engine, index.expanded[row], STORY_CANDIDATES, mask, None, 1)
     found = (hits.indices[0] >= 0) & (hits.scores[0] >= threshold)
     rows = [row] + hits.indices[0][found].tolist()
     score = {index.ids[row]: 1.0}
@@ -123,12 +122,9 @@ def story_list(engine, article_id: str, *, minutes: float | None = None,
 
 
 def _originals(engine, rows: Sequence[int]) -> list[int]:
-    """``rows`` (in priority order) without the copies of an earlier one (the engine's duplicate test)."""
-    if not engine.config.collapse_duplicates or not rows:
-        return list(rows)
+    """``rows`` (in priority order) without the copies of an earlier one (the pipeline's copy collapse)."""
     rows = np.asarray(rows, dtype=np.int64)
-    copies = block_dots(engine.index.copies, rows)
-    return rows[collapse_near_duplicates(list(range(rows.size)), copies, engine.config.duplicate_threshold)].tolist()
+    return rows[pipeline.originals(engine, rows)].tolist()
 
 
 def history_list(engine, history: Sequence[str], *, minutes: float | None = None, k: int = 10,

@@ -35,13 +35,11 @@ from recommender.articles import Article
 from recommender.features import FEATURES, LinkGraph, Query, pair_features
 from recommender.index import ArticleIndex
 from recommender.model import LinkModel, blend, sigmoid
-from recommender.rowdots import row_dots
+from recommender.candidates import CANDIDATE_POOL, PRIOR_CANDIDATES, with_priors
 
 log = logging.getLogger(__name__)
 
 MIN_LINKS = 8
-CANDIDATE_POOL = 100
-PRIOR_CANDIDATES = 20
 BLEND_GRID = tuple(round(x, 2) for x in np.linspace(0.0, 1.0, 11))
 EVAL_DEPTH = 20
 
@@ -87,43 +85,6 @@ def link_text_parts(articles: Sequence[Article], row_of: Mapping[str, int], trip
 
 def links_field(vectorizer, texts: Sequence[str], languages: Sequence[str]) -> sp.csr_matrix:
     return vectorizer.transform_texts(texts, languages)
-
-
-# -- candidates (shared with the serving path) -----------------------------------------------
-def prior_rows(graph: LinkGraph, moment: float, mask: np.ndarray, n: int) -> np.ndarray:
-    """Up to ``n`` allowed rows editors link to most: trending around ``moment`` first, then all-time in-links."""
-    if n < 1 or len(graph) == 0:
-        return np.zeros(0, dtype=np.int64)
-    allowed = graph.linked_rows  # a trending row has in-links too
-    allowed = allowed[mask[allowed]]
-    trending, linked = graph.trending(moment, allowed), graph.in_links(allowed)
-    order = np.lexsort((allowed, -linked, -trending))
-    return allowed[order[:n]]
-
-
-def candidate_rows(index: ArticleIndex, graph: LinkGraph | None, query: Query, mask: np.ndarray, pool: int,
-                   extras: int = PRIOR_CANDIDATES, *,
-                   cosine_top: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine top ``pool`` rows, plus prior rows (trending/popular) the cosine missed; with their cosines.
-
-    ``cosine_top`` is ``(rows, scores)`` of an exact ``index.search`` of the query under ``mask`` for at
-    least ``pool`` rows, when the caller already has one (the live path): its first ``pool`` are the same.
-    """
-    if cosine_top is None:
-        hits = index.search(query.search_vector, pool, mask)
-        rows = hits.indices[0][hits.indices[0] >= 0]
-        scores = hits.scores[0][: rows.size].astype(np.float64)
-    else:
-        rows = np.asarray(cosine_top[0], dtype=np.int64)[:pool]
-        scores = np.asarray(cosine_top[1], dtype=np.float64)[:pool]
-    if graph is not None and extras:
-        rest = mask.copy()
-        rest[rows] = False
-        more = prior_rows(graph, query.published, rest, extras)
-        if more.size:
-            more_scores = row_dots(index.expanded, more, query.search_vector)
-            rows, scores = np.concatenate([rows, more]), np.concatenate([scores, more_scores])
-    return rows, scores
 
 
 # -- the split --------------------------------------------------------------------------------
@@ -255,7 +216,9 @@ def query_pairs(index, fields, view: View, row: int, positives: set[int], *, dup
     if same_language:
         mask = mask & (index.languages == index.languages[row])
     mask[row] = False
-    rows, _ = candidate_rows(index, view.graph, query, mask, pool, extras)
+    hits = index.search(query.search_vector, pool, mask)
+    found = hits.indices[0] >= 0
+    rows, _ = with_priors(index, view.graph, query, mask, hits.indices[0][found], hits.scores[0][found], pool, extras)
     missing = [t for t in sorted(positives) if mask[t] and t not in set(rows.tolist())]
     rows = np.concatenate([rows, np.asarray(missing, dtype=np.int64)]).astype(np.int64)
     X = pair_features(query, rows, matrix=index.matrix, fields={**fields, "links": view.links},
@@ -416,6 +379,6 @@ def _platt(decisions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(platt.coef_[0, 0]), float(platt.intercept_[0])
 
 
-__all__ = ["train_link_model", "rolling_splits", "time_split", "hide_links", "candidate_rows", "prior_rows", "link_triples",
+__all__ = ["train_link_model", "rolling_splits", "time_split", "hide_links", "link_triples",
            "link_texts", "link_text_parts", "make_view", "own_links_hidden", "own_views", "query_pairs", "knowable", "Split", "View", "MIN_LINKS",
            "CANDIDATE_POOL"]

@@ -66,7 +66,7 @@ def real_matrix() -> sp.csr_matrix:
 # --- the methods, run inside the child process -------------------------------------------------
 
 def run_readalso(x, n_queries, tile_rows=None):
-    from recommender.topk import DEFAULT_TILE_ROWS, postings, top_k
+    from recommender.cosine import DEFAULT_TILE_ROWS, postings, top_k
 
     top_k(x[:50], x[:50], K)  # numba compiles (or loads its cache) outside the timing
     start = time.perf_counter()

@@ -36,7 +36,7 @@ def articles(n: int, seed: int = 0) -> list[Article]:
 
 def timed_build(corpus: list[Article], config: EngineConfig) -> tuple[float, Engine]:
     started = time.perf_counter()
-    engine = Engine.from_articles(corpus, config)
+    engine = Engine(config).fit(corpus)
     return time.perf_counter() - started, engine
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from recommender import artifacts
 from recommender.engine import Engine
+from recommender.sync import sync_with_store
 from recommender.store import CHANGE_COUNTER, SERVED_MODEL, Store
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class Snapshot:
             if changes == self.changes_seen or self.engine is None:
                 self.changes_seen = changes
                 return 0
-            added = self.engine.sync(self.store)
+            added = sync_with_store(self.engine, self.store)
             self.changes_seen = changes
             self.rankings.clear()
             if added:
@@ -183,9 +184,9 @@ class EngineHolder:
         """Load and verify an artifact into a new snapshot; raises ArtifactError if it is unusable."""
         store = store or Store(self.db)
         changes = store.change_count()  # read before syncing: a write racing the load is caught next request
-        engine = Engine.load(directory, store, verify=True)
+        engine = artifacts.load_engine(directory, store, verify=True)
         _smoke_test(engine)
-        engine.sync(store)
+        sync_with_store(engine, store)
         artifacts.lease(directory)
         self._checked = (Path(directory), _file_stats(directory), None)  # just verified in full
         log.info("loaded model %s (%d articles)", engine.version, len(engine.index))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from recommender.artifacts import save_engine
 from recommender.articles import Article, ReadAlsoLink
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,7 +97,7 @@ def build_service_db(directory: Path) -> Path:
     with Store(db) as store:
         store.upsert_many(service_corpus())
         resolve_store(store)
-        Engine.build(store).save(db.with_suffix(".artifacts"))
+        save_engine(Engine(None, store).fit(store.iter_articles()), db.with_suffix(".artifacts"))
     return db
 
 

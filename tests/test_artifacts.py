@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from recommender.artifacts import load_engine, save_engine
 from recommender import artifacts
 from recommender.articles import Article
 from recommender.cli import cli
@@ -146,7 +147,7 @@ def test_a_corrupt_current_falls_back_to_the_newest_intact_version_loudly(servic
     root = service_db.with_suffix(".artifacts")
     intact = artifacts.current(root)
     with Store(service_db) as store:
-        newer = Engine.load(intact, store).save(root)  # CURRENT now names this one
+        newer = save_engine(load_engine(intact, store), root)  # CURRENT now names this one
         store.set_meta(SERVED_MODEL, None)
     if damage == "garbage":
         (root / artifacts.CURRENT).write_bytes(b"\x00\xffnot a version")

@@ -6,8 +6,11 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
+from recommender.artifacts import load_engine, save_engine
+from recommender.sync import sync_with_store
 from recommender import artifacts
 from recommender.articles import Article
+from recommender.ranking import MAX_K
 from recommender.engine import Engine, EngineConfig, UnknownArticle
 from recommender.ranking import Filters
 from recommender.store import Store
@@ -18,7 +21,7 @@ def story(article_id):
 
 
 def test_related_stories_come_from_the_same_story(corpus):
-    engine = Engine.from_articles(corpus)
+    engine = Engine().fit(corpus)
     for article in corpus:
         ranking = engine.related(article.id, 2)
         assert [story(r.id) for r in ranking] == [story(article.id)] * 2
@@ -28,15 +31,16 @@ def test_related_stories_come_from_the_same_story(corpus):
 
 
 def test_unknown_article_and_bad_k(corpus):
-    engine = Engine.from_articles(corpus)
+    engine = Engine().fit(corpus)
     with pytest.raises(UnknownArticle, match="unknown article id 'nope'"):
         engine.related("nope")
-    with pytest.raises(ValueError, match="k must be at least 1"):
-        engine.related("storm-1", 0)
+    for k in (0, MAX_K + 1, True):  # one k range everywhere: 1..MAX_K
+        with pytest.raises(ValueError, match=f"k must be an integer in 1..{MAX_K}"):
+            engine.related("storm-1", k)
 
 
 def test_filters_section_age_and_exclusions(corpus):
-    engine = Engine.from_articles(corpus)
+    engine = Engine().fit(corpus)
     assert all(r.id.startswith("chips") for r in engine.related("storm-1", 5, filters=Filters(section="technology")))
     excluded = engine.related("storm-1", 5, filters=Filters(exclude=frozenset({"storm-2"})))
     assert "storm-2" not in [r.id for r in excluded] and "storm-3" in [r.id for r in excluded]
@@ -48,16 +52,16 @@ def test_filters_section_age_and_exclusions(corpus):
 def test_near_duplicates_collapse_to_one(corpus):
     wire = replace(corpus[1], id="storm-2-wire", url="https://wire.example/storm-2",
                    headline=corpus[1].headline + " (wire)")
-    engine = Engine.from_articles([*corpus, wire])
+    engine = Engine().fit([*corpus, wire])
     ids = [r.id for r in engine.related("storm-3", 5)]
     assert len({"storm-2", "storm-2-wire"} & set(ids)) == 1
     assert "storm-2" not in [r.id for r in engine.related("storm-2-wire", 5)]  # a copy of the query itself
-    keep_all = Engine.from_articles([*corpus, wire], EngineConfig(collapse_duplicates=False))
+    keep_all = Engine(EngineConfig(collapse_duplicates=False)).fit([*corpus, wire])
     assert {"storm-2", "storm-2-wire"} <= {r.id for r in keep_all.related("storm-3", 5)}
 
 
 def test_diversity_spreads_the_list(corpus):
-    engine = Engine.from_articles(corpus)
+    engine = Engine().fit(corpus)
     plain = engine.related("storm-1", 3)
     varied = engine.related("storm-1", 3, diversity=0.9)
     assert len({story(r.id) for r in varied}) > len({story(r.id) for r in plain})
@@ -66,20 +70,20 @@ def test_diversity_spreads_the_list(corpus):
 def test_only_same_language_by_default(corpus):
     german = Article(id="de-1", headline="Sturm Ardent flutet Küstenstädte", language="de",
                      body=corpus[0].body)
-    engine = Engine.from_articles([*corpus, german])
+    engine = Engine().fit([*corpus, german])
     assert "de-1" not in [r.id for r in engine.related("storm-1", 8)]
     assert all(r.id != "storm-1" for r in engine.related("de-1", 3))
 
 
 def test_unseen_text_is_ranked_like_a_stored_article(corpus):
-    engine = Engine.from_articles(corpus)
+    engine = Engine().fit(corpus)
     ranking = engine.related_to_text("Flood barriers fail as the storm hits the coast", "Towns evacuated.")
     assert story(ranking[0].id) == "storm"
     assert engine.similarity("storm flood barrier", "flood barriers and storms") > 0.9
 
 
 def test_incremental_add_makes_new_articles_recommendable_without_refit(corpus):
-    engine = Engine.from_articles(corpus[:8])
+    engine = Engine().fit(corpus[:8])
     vocabulary = dict(engine.vectorizer.vocabulary_)
     engine.add([corpus[8]])
     assert engine.vectorizer.vocabulary_ == vocabulary
@@ -89,51 +93,51 @@ def test_incremental_add_makes_new_articles_recommendable_without_refit(corpus):
 def test_artifact_round_trip_and_sync_with_store(tmp_path, corpus):
     with Store(tmp_path / "s.db") as store:
         store.upsert_many(corpus[:8])
-        built = Engine.build(store)
-        path = built.save(tmp_path / "model")
+        built = Engine(None, store).fit(store.iter_articles())
+        path = save_engine(built, tmp_path / "model")
         assert artifacts.current(tmp_path / "model") == path
-        loaded = Engine.load(path, store)
+        loaded = load_engine(path, store)
         assert loaded.related("storm-1", 3) == built.related("storm-1", 3)
         assert loaded.index.sites.tolist() == built.index.sites.tolist() == ["news.example"] * 8
         assert isinstance(loaded.index.matrix.data, np.memmap) or loaded.index.matrix.data.base is not None
         store.upsert(corpus[8])
-        assert loaded.sync(store) == 1
+        assert sync_with_store(loaded, store) == 1
         assert "chips-3" in [r.id for r in loaded.related("chips-1", 2)]
 
 
 def test_sync_after_the_first_reads_only_the_change_log(tmp_path, corpus, monkeypatch):
     with Store(tmp_path / "s.db") as store, Store(tmp_path / "s.db") as writer:
         store.upsert_many(corpus[:8])
-        engine = Engine.build(store)
-        assert engine.sync(store) == 0  # first sync: every hash compared
+        engine = Engine(None, store).fit(store.iter_articles())
+        assert sync_with_store(engine, store) == 0  # first sync: every hash compared
 
         def no_full_scan(ids=None):
             assert ids is not None, "a later sync must not read every article's hash"
             return Store.content_hashes(store, ids)
 
         monkeypatch.setattr(store, "content_hashes", no_full_scan)
-        assert engine.sync(store) == 0
+        assert sync_with_store(engine, store) == 0
         writer.upsert(corpus[8])  # another process's write
         changed = corpus[0]
         writer.upsert(type(changed)(id=changed.id, headline=changed.headline, body="Rewritten: the storm has passed.",
                                     url=changed.url, published_at=changed.published_at, section=changed.section))
-        assert engine.sync(store) == 2
-        assert engine.sync(store) == 0
+        assert sync_with_store(engine, store) == 2
+        assert sync_with_store(engine, store) == 0
         assert "chips-3" in [r.id for r in engine.related("chips-1", 2)]
 
 
 def test_corrupted_artifact_is_refused(tmp_path, corpus):
-    path = Engine.from_articles(corpus).save(tmp_path / "model")
+    path = save_engine(Engine().fit(corpus), tmp_path / "model")
     (path / "idf.npy").write_bytes(b"garbage")
     with pytest.raises(artifacts.ArtifactError, match="checksum mismatch"):
-        Engine.load(path, None)
+        load_engine(path, None)
 
 
 def test_wire_copies_with_rewritten_headlines_are_still_copies(corpus):
     """Outlets retitle wire copies: duplicates are found on the body, whatever the headline."""
     retitled = replace(corpus[1], id="storm-2-retitled", url="https://other.example/storm",
                        headline="Coastal evacuation under way as Ardent breaks the river defences")
-    engine = Engine.from_articles([*corpus, retitled])
+    engine = Engine().fit([*corpus, retitled])
     ids = [r.id for r in engine.related("storm-3", 5)]
     assert len({"storm-2", "storm-2-retitled"} & set(ids)) == 1
     assert "storm-2" not in [r.id for r in engine.related("storm-2-retitled", 5)]

@@ -43,7 +43,7 @@ def test_every_link_is_hidden_in_exactly_one_fold_with_its_anchor_text():
 def test_fold_engine_learns_only_from_the_other_folds_links():
     articles = linked_corpus(days=40)
     for task in datasets.link_folds(articles, folds=3, seed=0):
-        engine = Engine.from_articles(list(task.articles))
+        engine = Engine().fit(list(task.articles))
         row_of = engine.index.row_of
         hidden = {(row_of[q], row_of[t]) for q, grades in task.relevance.items() for t in grades}
         assert engine.model is not None and hidden.isdisjoint(engine.graph.pairs())

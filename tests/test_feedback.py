@@ -10,6 +10,7 @@ from recommender.cli import cli
 from recommender.engine import Engine
 from recommender.links import resolve_store
 from recommender.reading_list import story_list
+from recommender import pipeline
 from recommender.store import Feedback, Store
 
 
@@ -44,7 +45,7 @@ def test_bad_feedback_is_refused(store, args, message):
 
 
 def test_engine_honours_pins_and_blocks(store):
-    engine = Engine.build(store)
+    engine = Engine(None, store).fit(store.iter_articles())
     assert {r.id for r in engine.related("storm-1", 2)} == {"storm-2", "storm-3"}
     store.set_feedback("storm-1", "storm-2", "block")
     store.set_feedback("storm-1", "chips-3", "pin")
@@ -54,10 +55,9 @@ def test_engine_honours_pins_and_blocks(store):
     # a pin still respects the caller's exclusions
     from recommender.ranking import Filters
     assert "chips-3" not in [r.id for r in engine.related("storm-1", 3, filters=Filters(exclude={"chips-3"}))]
-    # batch scoring calls rerank with the query id: same list
-    hits = engine.index.search(engine.index.vector("storm-1"), 30, engine.index.mask(exclude=["storm-1"]))
-    rows = hits.indices[0][hits.indices[0] >= 0]
-    assert engine.rerank(rows, hits.scores[0][: rows.size], 2, query="storm-1") == ranking
+    # batch scoring ranks the article in a block through the same pipeline: same list
+    mask = engine.index.mask()
+    assert pipeline.rank(engine, [engine.query("storm-1")], 2, mask)[0] == ranking
     # reading lists never show a blocked story
     assert "storm-2" not in [i.id for i in story_list(engine, "storm-1").items]
 
@@ -66,7 +66,7 @@ def test_blocks_hold_with_the_link_model(tmp_path):
     with Store(tmp_path / "m.db") as s:
         s.upsert_many(linked_corpus())
         resolve_store(s)
-        engine = Engine.build(s)
+        engine = Engine(None, s).fit(s.iter_articles())
         assert engine.model_active
         first = engine.related("s4-d59", 1)[0].id
         s.set_feedback("s4-d59", first, "block")

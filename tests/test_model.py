@@ -5,6 +5,7 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from linked_corpus import linked_corpus, without_links_to
+from recommender.artifacts import load_engine, save_engine
 from recommender.engine import Engine, EngineConfig
 from recommender.features import FEATURES
 from recommender.model import LinkModel, blend
@@ -64,7 +65,7 @@ def test_time_split_trains_on_older_sources_only():
 
 def test_training_view_holds_nothing_from_the_validation_period():
     articles = linked_corpus(days=30)
-    engine = Engine.from_articles(articles, EngineConfig(use_model=False))
+    engine = Engine(EngineConfig(use_model=False)).fit(articles)
     index = engine.index
     triples = link_triples(articles, index.row_of)
     targets = {}
@@ -85,8 +86,8 @@ def test_training_view_holds_nothing_from_the_validation_period():
 
 
 def test_too_few_links_leave_the_engine_at_plain_cosine(corpus):
-    with_links = Engine.from_articles(corpus)  # six links: below the minimum
-    plain = Engine.from_articles(corpus, EngineConfig(use_model=False))
+    with_links = Engine().fit(corpus)  # six links: below the minimum
+    plain = Engine(EngineConfig(use_model=False)).fit(corpus)
     assert with_links.model is None and not with_links.model_active
     for article in corpus:
         assert with_links.related(article.id, 5) == plain.related(article.id, 5)
@@ -96,8 +97,8 @@ def test_model_learns_the_trending_pick_that_cosine_misses(tmp_path):
     """Editors' taste gets the share of the list the newsroom gives it (``editor_mix``), and no more."""
     query = "s4-d59"
     articles = without_links_to(linked_corpus(), query, "hub-")
-    engine = Engine.from_articles(articles, EngineConfig(editor_mix=0.5))
-    plain = Engine.from_articles(articles, EngineConfig(use_model=False))
+    engine = Engine(EngineConfig(editor_mix=0.5)).fit(articles)
+    plain = Engine(EngineConfig(use_model=False)).fit(articles)
     assert engine.model_active, engine.model.report_ if engine.model else "no model"
     report = engine.model.report_
     assert report["model"]["mrr"]["mean"] > report["cosine"]["mrr"]["mean"]
@@ -106,11 +107,11 @@ def test_model_learns_the_trending_pick_that_cosine_misses(tmp_path):
     assert "hub-50" not in [r.id for r in plain.related(query, 3)]
     # the default: editors order what is related; anything else only fills in after it, by relatedness
     related = [r.id for r in plain.related(query, 3)]
-    default = [r.id for r in Engine.from_articles(articles).related(query, 3)]
+    default = [r.id for r in Engine().fit(articles).related(query, 3)]
     assert sorted(default[:len(related)]) == sorted(related) and "hub-50" not in default
     # the artifact keeps the model, memory-mapped and pickle-free, and ranks alike after loading
-    path = engine.save(tmp_path / "model")
-    loaded = Engine.load(path, engine.catalogue)
+    path = save_engine(engine, tmp_path / "model")
+    loaded = load_engine(path, engine.catalogue)
     assert loaded.model_active and loaded.related(query, 5) == engine.related(query, 5)
     assert isinstance(loaded.fields["body"].data, np.memmap) or loaded.fields["body"].data.base is not None
 
@@ -124,13 +125,13 @@ def test_ablation_signals_switch_features_off():
 
 
 def _parts(articles):
-    engine = Engine.from_articles(articles, EngineConfig(use_model=False))
+    engine = Engine(EngineConfig(use_model=False)).fit(articles)
     return engine.index, engine._text_fields(articles), engine.vectorizer
 
 
 def test_added_articles_join_the_graph():
     articles = linked_corpus(days=40)
-    engine = Engine.from_articles(articles[:-3])
+    engine = Engine().fit(articles[:-3])
     assert engine.model is not None
     before = len(engine.graph)
     engine.add(articles[-3:])
@@ -151,7 +152,7 @@ def test_rolling_splits_validate_each_chunk_on_a_model_of_the_past():
 def test_batch_scoring_agrees_with_live_under_the_model():
     from recommender.batch import score_rows
 
-    engine = Engine.from_articles(linked_corpus(days=40))
+    engine = Engine().fit(linked_corpus(days=40))
     assert engine.model_active
     rows = np.arange(0, len(engine.index.ids), 5)
     for article_id, ranking in score_rows(engine, rows, 5):
@@ -160,7 +161,7 @@ def test_batch_scoring_agrees_with_live_under_the_model():
 
 def test_a_query_sees_every_link_but_its_own_hidden_ones():
     articles = linked_corpus(days=30)
-    engine = Engine.from_articles(articles, EngineConfig(use_model=False))
+    engine = Engine(EngineConfig(use_model=False)).fit(articles)
     index, vectorizer = engine.index, engine.vectorizer
     triples = link_triples(articles, index.row_of)
     everything = np.ones(len(index.ids), dtype=bool)

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from recommender.articles import Article
-from recommender.index import ArticleIndex, prune_query
+from recommender.index import ArticleIndex, prune_rows
 
 
 def random_index(n=400, terms=300, seed=0) -> ArticleIndex:
@@ -18,13 +18,13 @@ def random_index(n=400, terms=300, seed=0) -> ArticleIndex:
     return ArticleIndex(matrix, [f"a{i}" for i in range(n)], np.zeros(n), [None] * n, ["en"] * n)
 
 
-def test_prune_query_keeps_the_strongest_terms_in_term_order():
+def test_prune_rows_keeps_the_strongest_terms_in_term_order():
     query = sp.csr_matrix(np.array([[0.1, 0.0, 0.5, 0.3, 0.2]], dtype=np.float32))
-    pruned = prune_query(query, 2)
+    pruned = prune_rows(query, 2)
     assert pruned.indices.tolist() == [2, 3] and pruned.data.tolist() == pytest.approx([0.5, 0.3])
-    assert prune_query(query, 10).nnz == 4
+    assert prune_rows(query, 10).nnz == 4
     with pytest.raises(ValueError, match="n_terms must be at least 1, got 0"):
-        prune_query(query, 0)
+        prune_rows(query, 0)
 
 
 def test_pruned_search_returns_exact_scores_and_nearly_the_exact_rows():

@@ -11,7 +11,7 @@ from recommender.reading_list import fit_budget, history_list, story_list
 
 @pytest.fixture
 def engine(corpus):
-    return Engine.from_articles(corpus)
+    return Engine().fit(corpus)
 
 
 def test_fit_budget_takes_what_fits_in_priority_order():
@@ -32,7 +32,7 @@ def test_story_list_is_in_time_order_with_the_latest_marked(engine):
 def test_a_wire_copy_gives_way_to_its_original(corpus):
     copy = replace(corpus[2], id="storm-3-wire", headline=corpus[2].headline + " (wire)",
                    published_at=corpus[2].published_at + timedelta(hours=5), url=None)
-    engine = Engine.from_articles([*corpus, copy])
+    engine = Engine().fit([*corpus, copy])
     for article_id in ("storm-1", "storm-3-wire"):
         assert [i.id for i in story_list(engine, article_id).items] == ["storm-1", "storm-2", "storm-3"]
 

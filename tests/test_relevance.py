@@ -22,7 +22,7 @@ DEMO = Path(__file__).resolve().parents[1] / "data" / "demo" / "articles.jsonl"
 @pytest.fixture(scope="module")
 def demo():
     articles, _ = demo_link_articles(DEMO)
-    return articles, Engine.from_articles(articles)
+    return articles, Engine().fit(articles)
 
 
 def story(article_id: str) -> str:
@@ -64,7 +64,7 @@ def test_a_storys_first_article_gets_its_follow_ups(demo):
 
 def test_the_demo_boxes_stay_on_their_story_with_the_model_on(demo):
     articles, engine = demo
-    plain = Engine.from_articles(articles, EngineConfig(use_model=False))
+    plain = Engine(EngineConfig(use_model=False)).fit(articles)
     size = collections.Counter(story(a.id) for a in articles)
     queries = [a.id for a in articles if size[story(a.id)] >= 6]
 
@@ -78,7 +78,7 @@ def test_the_demo_boxes_stay_on_their_story_with_the_model_on(demo):
 
 def test_editors_get_the_share_of_the_list_they_are_given(demo):
     articles, _ = demo
-    mixed = Engine.from_articles(articles, EngineConfig(editor_mix=0.4))
+    mixed = Engine(EngineConfig(editor_mix=0.4)).fit(articles)
     for query in ("halvard-02", "rates-02", "storm-ardent-07"):
         picks = mixed.related(query, 5)
         assert sum(story(p.id) != story(query) for p in picks) <= 2
@@ -95,7 +95,7 @@ def test_a_flood_of_near_copies_still_returns_k():
                        published_at=start + timedelta(days=2, hours=i)) for i in range(10)]
     filler = [Article(id=f"other-{i}", headline=f"Unrelated {i}", body=f"garden flowers bloom season{i % 7} rain",
                       published_at=start) for i in range(60)]  # so that the harbour words are not too common
-    engine = Engine.from_articles(copies + stories + filler)
+    engine = Engine().fit(copies + stories + filler)
     for k in (5, 8):
         picks = engine.related("copy-00", k)
         assert len(picks) == k
@@ -115,7 +115,7 @@ def test_scores_are_relatedness_and_the_editor_probability_is_its_own_field(demo
     articles, engine = demo
     picks = engine.related("storm-ardent-03", 5)
     assert all(0.0 <= p.score <= 1.0 and 0.0 <= p.editor_probability <= 1.0 for p in picks)
-    plain = Engine.from_articles(articles, EngineConfig(use_model=False))
+    plain = Engine(EngineConfig(use_model=False)).fit(articles)
     assert all(p.editor_probability is None for p in plain.related("storm-ardent-03", 5))
     # a draft with no date, site or links: its relatedness does not sink because of what is unknown
     draft = engine.related_to_text("Storm Ardent batters Port Kellan", "Storm Ardent brought gales to Port Kellan.", 3)
@@ -139,9 +139,9 @@ def test_an_unknown_value_is_read_as_the_average_one():
 def test_articles_added_after_a_build_are_expanded_at_once(demo):
     articles, _ = demo
     older = [a for a in articles if a.id != "storm-ardent-08"]
-    engine = Engine.from_articles(older, EngineConfig(use_model=False))
+    engine = Engine(EngineConfig(use_model=False)).fit(older)
     engine.add([a for a in articles if a.id == "storm-ardent-08"])
-    full = Engine.from_articles(articles, EngineConfig(use_model=False))
+    full = Engine(EngineConfig(use_model=False)).fit(articles)
     row = engine.index.row_of["storm-ardent-08"]
     assert engine.index.expanded[row].nnz > engine.index.matrix[row].nnz  # neighbours blended in
     added = [p.id for p in engine.related("storm-ardent-08", 5)]

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from conftest import API_TOKEN, HOSTILE_HEADLINE
+from recommender.artifacts import save_engine
 from recommender.engine import Engine
 from recommender.store import Store
 
@@ -275,7 +276,7 @@ def test_reload_swaps_in_the_newest_artifact(app, client, auth, service_db):
     before = client.get(RELATED).get_json()["model_version"]
     old = app.extensions["readalso"].current()
     with Store(service_db) as store:
-        newer = Engine.build(store).save(service_db.with_suffix(".artifacts")).name
+        newer = save_engine(Engine(None, store).fit(store.iter_articles()), service_db.with_suffix(".artifacts")).name
     assert client.get(RELATED).get_json()["model_version"] == before  # built is not served until reloaded
     response = client.post("/v1/admin/reload", headers=auth)
     assert response.status_code == 200
@@ -290,7 +291,7 @@ def test_reload_swaps_in_the_newest_artifact(app, client, auth, service_db):
 def test_reload_refuses_a_broken_artifact_and_keeps_serving(app, client, auth, service_db):
     serving = client.get(RELATED).get_json()
     with Store(service_db) as store:
-        broken = Engine.build(store).save(service_db.with_suffix(".artifacts"))
+        broken = save_engine(Engine(None, store).fit(store.iter_articles()), service_db.with_suffix(".artifacts"))
     data = broken / "matrix_data.npy"
     data.write_bytes(data.read_bytes()[:-8] + b"\x00" * 8)  # corrupt the arrays: the checksum no longer matches
     error = error_of(client.post("/v1/admin/reload", headers=auth), 422, "artifact_refused")
@@ -304,7 +305,7 @@ def test_a_request_in_flight_finishes_on_the_model_it_started_with(app, client, 
     holder = app.extensions["readalso"]
     started = holder.current()
     with Store(service_db) as store:
-        newer = Engine.build(store).save(service_db.with_suffix(".artifacts")).name
+        newer = save_engine(Engine(None, store).fit(store.iter_articles()), service_db.with_suffix(".artifacts")).name
     real = started.engine.related
 
     def reload_meanwhile(*args, **kwargs):
@@ -333,7 +334,7 @@ def test_workers_follow_writes_and_reloads_of_another_process(make_app, auth, se
     assert "storm-rebuild" in {i["id"] for i in two.get("/v1/articles/storm-2/related?k=5").get_json()["related"]}
     assert two.get("/v1/articles/storm-rebuild/related").status_code == 200
     with Store(service_db) as store:
-        newer = Engine.build(store).save(service_db.with_suffix(".artifacts")).name
+        newer = save_engine(Engine(None, store).fit(store.iter_articles()), service_db.with_suffix(".artifacts")).name
     assert one.post("/v1/admin/reload", headers=auth).get_json()["version"] == newer
     assert two.get(RELATED).get_json()["model_version"] == newer
 

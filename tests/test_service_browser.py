@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HOSTILE_HEADLINE, LiveServer, build_service_db
+from recommender.artifacts import save_engine
 from recommender.store import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -150,7 +151,7 @@ def demo_server(tmp_path_factory):
     with Store(db) as store:
         store.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
         resolve_store(store)
-        Engine.build(store).save(db.with_suffix(".artifacts"))
+        save_engine(Engine(None, store).fit(store.iter_articles()), db.with_suffix(".artifacts"))
     server = LiveServer(db)
     try:
         yield server.wait_ready()

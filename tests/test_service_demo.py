@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import DEMO
+from recommender.artifacts import save_engine
 from recommender.engine import Engine
 from recommender.links import resolve_store
 from recommender.readers import Record, read_path
@@ -20,7 +21,7 @@ def demo_db(tmp_path):
     with Store(db) as store:
         store.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
         resolve_store(store)
-        Engine.build(store).save(db.with_suffix(".artifacts"))
+        save_engine(Engine(None, store).fit(store.iter_articles()), db.with_suffix(".artifacts"))
     return db
 
 

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import DEMO, SHARED
+from recommender.artifacts import save_engine
 from recommender.articles import ReadAlsoLink
 from recommender.ranking import Filters
 from recommender.readers import Record
@@ -38,7 +39,7 @@ def demo_template(tmp_path_factory):
         for folder in ("text", "html"):
             store.upsert_many(item.article for item in read_path(DEMO / folder) if isinstance(item, Record))
         resolve_store(store)
-        Engine.build(store).save(db.with_suffix(".artifacts"))
+        save_engine(Engine(None, store).fit(store.iter_articles()), db.with_suffix(".artifacts"))
     return db
 
 

@@ -37,11 +37,11 @@ def model_root(db: Path) -> Path:
 def open_engine(db: Path):
     """The store and its current model (an ``Engine``), brought up to date with articles ingested since the build."""
     from recommender import artifacts
-    from recommender.engine import Engine
+    from recommender.sync import sync_with_store
 
     store = Store(db, create=False)
-    engine = Engine.load(artifacts.current(model_root(db)), store)
-    engine.sync(store)
+    engine = artifacts.load_engine(artifacts.current(model_root(db)), store)
+    sync_with_store(engine, store)
     return store, engine
 
 
@@ -79,15 +79,15 @@ def cli(ctx: click.Context, db: Path | None, verbose: bool):
 def refresh_model(db: Path, store: Store) -> int:
     """After a build, vectorise newly ingested articles with the fitted vocabulary and save them into the model."""
     from recommender import artifacts
-    from recommender.engine import Engine
+    from recommender.sync import sync_with_store
 
     try:
-        engine = Engine.load(artifacts.current(model_root(db)), store)
+        engine = artifacts.load_engine(artifacts.current(model_root(db)), store)
     except artifacts.ArtifactError:
         return 0
-    added = engine.sync(store)
+    added = sync_with_store(engine, store)
     if added:
-        engine.save(model_root(db))
+        artifacts.save_engine(engine, model_root(db))
         prune_versions(db, store)
     return added
 

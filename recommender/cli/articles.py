@@ -163,12 +163,13 @@ def build(obj: Context, editor_mix: float | None, relatedness_floor: float | Non
       readalso ingest data/demo/text && readalso build
       readalso build --editor-mix 0.2
     """
+    from recommender.artifacts import save_engine
     from recommender.engine import Engine
 
     with Store(obj.db, create=False) as store:
         resolve_store(store)
-        engine = Engine.build(store, ranking_config(editor_mix, relatedness_floor))
-        path = engine.save(model_root(obj.db))
+        engine = Engine(ranking_config(editor_mix, relatedness_floor), store).fit(store.iter_articles())
+        path = save_engine(engine, model_root(obj.db))
         prune_versions(obj.db, store)
     click.echo(f"built {path.name}: {len(engine.index)} articles, {len(engine.vectorizer.vocabulary_)} terms -> {path}")
 

@@ -35,8 +35,7 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
     Example:
       readalso train --json
     """
-    from dataclasses import replace
-
+    from recommender.artifacts import save_engine
     from recommender.engine import Engine
 
     config = ranking_config(editor_mix, relatedness_floor)
@@ -45,10 +44,9 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
         articles = list(store.iter_articles())
         if not articles:
             raise click.ClickException("the store holds no articles: ingest some first")
-        engine = Engine._fit(articles, replace(config, use_model=False), store)
-        engine.config = config  # the model trained below serves (it was not trained inside the fit)
-        model = engine.train(articles, validation_share=validation_share, folds=folds, seed=seed)
-        path = engine.save(model_root(obj.db))
+        engine = Engine(config, store).fit(articles, validation_share=validation_share, folds=folds, seed=seed)
+        path = save_engine(engine, model_root(obj.db))
+    model = engine.model
     report = model.report_ if model is not None else None
     if as_json:
         click.echo(json.dumps({"version": path.name, "report": report}, indent=2))

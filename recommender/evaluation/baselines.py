@@ -25,7 +25,7 @@ from sklearn.exceptions import NotFittedError
 
 from recommender.articles import Article
 from recommender.expansion import expand
-from recommender.topk import all_pairs_top_k
+from recommender.cosine import all_pairs_top_k
 
 __all__ = ["Ranked", "Ranker", "RandomRanker", "MostRecentRanker", "MostLinkedRanker", "PlainTfidfRanker",
            "BM25MLTRanker", "article_text", "mlt_terms"]

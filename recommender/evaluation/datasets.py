@@ -31,7 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from recommender.articles import (Article, ReadAlsoLink, canonical_url, normalise_headline,
                                   parse_datetime)
 from recommender.evaluation.baselines import article_text
-from recommender.topk import all_pairs_top_k
+from recommender.cosine import all_pairs_top_k
 
 __all__ = [
     "DatasetMissing", "RetrievalTask", "SimilarityTask", "load_news_events", "load_distractors",

@@ -167,7 +167,7 @@ def evaluate_reading_lists(task: RetrievalTask, *, k: int = READER_K, seed: int 
       places as the story's unread copy groups could fill; recall = share of those groups listed (at most k).
     """
     articles = list(task.articles)
-    engine = Engine.from_articles(articles)
+    engine = Engine().fit(articles)
     group = (lambda i: task.groups.get(i, i)) if task.groups else (lambda i: i)
     story = {q: {o for o, grade in task.relevance[q].items() if grade >= task.relevant_grade} | {q}
              for q in task.query_ids}

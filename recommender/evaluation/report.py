@@ -59,14 +59,14 @@ def _cell(summary: dict) -> str:
 def task_table(task: dict) -> list[list[str]]:
     """Header + one row per system: each headline metric as ``mean [95% CI]``; ``*`` marks a paired
     difference from the reference system (``**`` p<0.01, ``***`` p<0.001); the last column is the
-    first metric's difference from the reference with its p-value."""
+    first metric's difference from the reference with its 95% paired bootstrap interval and p-value."""
     metrics = [key for key in task["headline"]]
     reference = task.get("reference")
     first = metrics[0]
     header = ["system", *[_LABELS.get(key, key) for key in metrics]]
     if task["kind"] == "retrieval":
         header.append("Coverage@10")
-    header.append(f"Δ{_LABELS.get(first, first)} vs {reference} (p)")
+    header.append(f"Δ{_LABELS.get(first, first)} vs {reference} [95% CI] (p)")
     rows = [header]
     for name, result in task["systems"].items():
         paired = task.get("paired", {}).get(name, {})
@@ -79,7 +79,8 @@ def task_table(task: dict) -> list[list[str]]:
             row.append(_number(result.get("coverage@10")))
         if first in paired:
             test = paired[first]
-            row.append(f"{test['diff']:+.3f} (p={test['p']:.3g})" if test["p"] is not None else "–")
+            row.append(f"{test['diff']:+.3f} [{test['low']:+.3f}, {test['high']:+.3f}] (p={test['p']:.3g})"
+                       if test["p"] is not None else "–")
         else:
             row.append("reference" if name == reference else "–")
         rows.append(row)

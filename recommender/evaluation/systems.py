@@ -17,7 +17,7 @@ BASELINES = ("random", "most-recent", "most-linked", "tfidf", "tfidf-tuned", "tf
 
 
 class EngineRanker(Ranker):
-    """``Engine.from_articles(articles, config)`` then ``engine.related(query_id, k)``."""
+    """``Engine(config).fit(articles)`` then ``engine.related(query_id, k)``."""
 
     name = "engine"
 
@@ -28,7 +28,7 @@ class EngineRanker(Ranker):
     def _fit(self):
         from recommender.engine import Engine
 
-        self.engine_ = Engine.from_articles(self.articles_, config=self.config)
+        self.engine_ = Engine(self.config).fit(self.articles_)
 
     def rank(self, query_id, k=10):
         self._row(query_id)

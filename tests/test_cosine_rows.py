@@ -5,8 +5,8 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.features import LinkGraph
-from recommender.rowdots import block_dots, row_dots, row_times
-from recommender.training import prior_rows
+from recommender.cosine import block_dots, row_dots
+from recommender.candidates import prior_rows
 
 DAY = 86400.0
 
@@ -46,16 +46,6 @@ def test_block_dots_equal_the_scipy_product(seed):
     found = block_dots(matrix, rows)
     assert found.dtype == expected.dtype and np.array_equal(found, expected)
     assert block_dots(matrix, np.arange(0)).shape == (0, 0)
-
-
-@pytest.mark.parametrize("seed", range(5))
-def test_row_times_equals_the_scipy_product(seed):
-    matrix = unit_rows(500, 300, 0.05, seed)
-    postings = matrix.T.tocsr()
-    for query in (matrix[seed], unit_rows(1, 300, 0.3, seed + 50), sp.csr_matrix((1, 300), dtype=np.float32)):
-        expected = np.asarray((query @ postings).todense()).ravel()
-        found = row_times(query, postings)
-        assert found.dtype == expected.dtype and np.array_equal(found, expected)
 
 
 def reference_trending(graph, moment, rows, window_days=7.0):
