@@ -16,6 +16,8 @@ _WIRE_DATE_LAYOUTS = ("%d-%b-%Y %H:%M:%S.%f", "%d-%b-%Y %H:%M:%S", "%d-%b-%Y")
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid)$", re.I)
 _SPACE = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
+SUMMARY_FIELDS = ("id", "headline", "url", "section", "published_at")
+"""What a ranking shows of an article (``Article.to_dict(summary=True)``, ``Store.summaries``)."""
 
 
 class ArticleError(ValueError):
@@ -216,6 +218,17 @@ class Article:
         parts = [self.headline, self.body, self.language, self.section or ""]
         parts += [link.headline for link in self.read_also]
         return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+    def to_dict(self, *, summary: bool = False) -> dict:
+        """The article as JSON data: ``SUMMARY_FIELDS`` (``summary=True``), else those then language,
+        body and the Read-also links (headline, url, target_id)."""
+        record = {"id": self.id, "headline": self.headline, "url": self.url, "section": self.section,
+                  "published_at": self.published_at.isoformat() if self.published_at else None}
+        if summary:
+            return record
+        return {**record, "language": self.language, "body": self.body,
+                "read_also": [{"headline": link.headline, "url": link.url, "target_id": link.target_id}
+                              for link in self.read_also]}
 
     def with_links(self, links) -> "Article":
         return replace(self, read_also=tuple(links))

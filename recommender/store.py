@@ -15,6 +15,7 @@ import logging
 
 from recommender.catalogue import Feedback
 from recommender.articles import (
+    SUMMARY_FIELDS,
     Article,
     ArticleError,
     ReadAlsoLink,
@@ -117,8 +118,6 @@ SERVED_MODEL = "served_model"
 pruning keeps that version."""
 
 FEEDBACK_KINDS = ("pin", "block")
-SUMMARY_FIELDS = ("id", "headline", "url", "section", "published_at")
-"""The columns a ranking shows of each article (``Store.summaries``)."""
 
 
 class StoreError(RuntimeError):

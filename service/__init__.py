@@ -23,6 +23,7 @@ from pathlib import Path
 
 from flask import Config, Flask, current_app, g, has_request_context, request
 
+from recommender import ranking
 from recommender.store import default_db_path
 
 from . import errors, security
@@ -37,11 +38,11 @@ DEFAULTS = {
     "METRICS_TOKEN": None,           # bearer token for /metrics; None: /metrics answers private addresses only
     "CORS_ORIGINS": [],              # origins allowed to call the API from a browser; "*" allows any
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # bytes; larger bodies get 413
-    "MAX_K": 50,                     # largest k a caller may ask for
+    "MAX_K": ranking.MAX_K,          # largest k a caller may ask for: the library's, or lower
     "DEFAULT_K": 5,
     "CACHE_MAX_AGE": 60,             # seconds browsers and CDNs may keep a ranking
     "RANKING_CACHE_SECONDS": 30,     # seconds a process reuses a ranking (cleared when any article changes); 0: off
-    "MAX_EVENTS": 50,                # events in one beacon (the widget sends at most MAX_K)
+    "MAX_EVENTS": ranking.MAX_K,     # events in one beacon (the widget sends at most MAX_K)
     "EVENT_MAX_SKEW_SECONDS": 300,   # an event's time may be this far ahead of the server's clock
     "EVENT_MAX_AGE_HOURS": 24,       # ... and at most this old
     "EVENT_RETENTION_DAYS": 90,      # event counts of older days are deleted
@@ -87,11 +88,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["readalso"] = holder
     app.extensions["readalso.store_health"] = security.StoreHealth(app.config["DB"], app.config["MIN_FREE_DISK_BYTES"])
 
-    from . import api, pages  # noqa: E402  (blueprints import flask-bound helpers from this package)
+    from . import api, pages, turns  # noqa: E402  (blueprints import flask-bound helpers from this package)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.after_request(_cors)
-    app.register_error_handler(Busy, api.busy_response)  # pages wait for the engine too
+    app.register_error_handler(Busy, turns.busy_response)  # pages wait for the engine too
     security.init_app(app)
     return app
 
@@ -128,6 +129,8 @@ def _normalise(config: Config) -> None:
                 "EVENT_MAX_SKEW_SECONDS", "EVENT_MAX_AGE_HOURS", "EVENT_RETENTION_DAYS", "TRUSTED_PROXIES",
                 "MIN_FREE_DISK_BYTES"):
         config[key] = int(config[key])
+    if not 1 <= config["MAX_K"] <= ranking.MAX_K:
+        raise ValueError(f"MAX_K must be in 1..{ranking.MAX_K} (the library's k range), got {config['MAX_K']}")
     for key in ("RANKING_CACHE_SECONDS", "REQUEST_BUDGET_SECONDS"):
         config[key] = float(config[key])
     for key in ("RATE_LIMIT_EVENTS", "RATE_LIMIT_EXPENSIVE", "RATE_LIMIT_RELATED"):

@@ -1,19 +1,13 @@
-"""The ``/v1`` JSON API: rankings, articles, reload, widget events.
+"""The ``/v1`` JSON API: rankings, articles, reload, widget events, reading lists, suggestions.
 
 Every ranking goes through ``Engine.related`` / ``Engine.related_to_text``: the same
-scoring path as the CLI, batch and evaluation. Every input is read and checked by
-``inputs.py`` (the one input layer); routes only compose library calls.
+scoring path as the CLI, batch and evaluation. A route reads its inputs with ``inputs.py``
+(the one input layer), calls the library, and answers with ``answers.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import hmac
-import sqlite3
-from contextlib import contextmanager
-
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify
 
 from recommender.articles import Article
 from recommender.engine import UnknownArticle
@@ -21,66 +15,14 @@ from recommender.links import resolve_store
 from recommender.reading_list import history_list, story_list
 from recommender.store import DuplicateUrl
 
-from . import inputs
+from . import answers, inputs
 from .errors import ApiError, error_response, unprocessable
-from .holder import Busy, EngineHolder, ModelUnavailable, ReloadRefused, Snapshot
-from .security import require_event_origin
+from .holder import ModelUnavailable, ReloadRefused
+from .security import require_event_origin, require_token
+from .turns import holder, snapshot, turn, writing
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 bp.before_request(inputs.check_path_id)
-
-
-# -- plumbing ---------------------------------------------------------------------------------
-def holder() -> EngineHolder:
-    return current_app.extensions["readalso"]
-
-
-def snapshot() -> Snapshot:
-    """The model this request uses from start to end (a reload meanwhile does not change it)."""
-    if "snapshot" not in g:
-        g.snapshot = holder().snapshot(timeout=current_app.config["REQUEST_BUDGET_SECONDS"])
-        current_app.extensions["readalso.metrics"].follow(g.snapshot)
-    return g.snapshot
-
-
-@contextmanager
-def turn(current: Snapshot):
-    """This request's turn at the engine and the store connection, waited for at most
-    ``REQUEST_BUDGET_SECONDS``; past that 503 with ``Retry-After`` instead of queueing forever."""
-    budget = current_app.config["REQUEST_BUDGET_SECONDS"]
-    if not current.lock.acquire(timeout=budget):
-        raise Busy(f"no turn at the engine within {budget:g} s")
-    try:
-        yield current
-    finally:
-        current.lock.release()
-
-
-@contextmanager
-def writing():
-    """A store write; a full disk or an unwritable store answers 503 and makes ``/readyz`` not ready."""
-    try:
-        yield
-    except (sqlite3.OperationalError, OSError) as error:
-        if not current_app.extensions["readalso.store_health"].record(error):
-            raise
-        raise ApiError(503, "the store cannot be written now (disk full or read-only); nothing was stored",
-                       code="store_unwritable", headers={"Retry-After": "30"}) from None
-
-
-def require_token() -> None:
-    """Write routes: ``Authorization: Bearer <READALSO_API_TOKEN>``, compared in constant time."""
-    expected = current_app.config["API_TOKEN"]
-    if not expected:
-        raise ApiError(403, "write routes are disabled: no API token is configured (READALSO_API_TOKEN)",
-                       code="writes_disabled")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        raise ApiError(401, "this route needs 'Authorization: Bearer <token>'", parameter="Authorization",
-                       headers={"WWW-Authenticate": 'Bearer realm="readalso"'})
-    if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
-        raise ApiError(401, "invalid API token", parameter="Authorization",
-                       headers={"WWW-Authenticate": 'Bearer realm="readalso", error="invalid_token"'})
 
 
 @bp.errorhandler(ModelUnavailable)
@@ -88,42 +30,9 @@ def _no_model(error):
     return error_response(503, "model_unavailable", str(error))
 
 
-def busy_response(error: Busy):
-    return error_response(503, "busy", f"busy: {error}; retry shortly", headers={"Retry-After": "1"})
-
-
 @bp.errorhandler(UnknownArticle)
 def _unknown(error):
     return error_response(404, "not_found", str(error), "id")
-
-
-# -- representations --------------------------------------------------------------------------
-def article_summary(article: Article) -> dict:
-    return {"id": article.id, "headline": article.headline, "url": article.url, "section": article.section,
-            "published_at": article.published_at.isoformat() if article.published_at else None}
-
-
-def article_full(article: Article) -> dict:
-    return {**article_summary(article), "language": article.language, "body": article.body,
-            "read_also": [{"headline": link.headline, "url": link.url, "target_id": link.target_id}
-                          for link in article.read_also]}
-
-
-def ranking_items(current: Snapshot, ranking) -> list[dict]:
-    """The ranked stories as the API shows them: ``article_summary``'s fields, score (relatedness in [0, 1]),
-    editor_probability (the link model's, or null) and reason."""
-    found = current.store.summaries(r.id for r in ranking)
-    return [{**found[r.id], "score": r.score, "editor_probability": r.editor_probability, "reason": r.reason}
-            for r in ranking if r.id in found]
-
-
-def cacheable(payload: dict):
-    """A GET answer with a content ETag and Cache-Control; 304 when If-None-Match matches."""
-    response = jsonify(payload)
-    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:32])
-    response.cache_control.public = True
-    response.cache_control.max_age = current_app.config["CACHE_MAX_AGE"]
-    return response.make_conditional(request)
 
 
 # -- rankings ---------------------------------------------------------------------------------
@@ -137,12 +46,12 @@ def related(article_id: str):
         engine = current.require_engine()
         ranking = engine.related(article_id, k, filters=filters, diversity=diversity)
         return {"article_id": article_id, "model_version": current.version,
-                "related": ranking_items(current, ranking)}
+                "related": answers.related(current.store, ranking)}
 
     ttl = current_app.config["RANKING_CACHE_SECONDS"]
     with turn(current):
         payload = current.cached(("related", article_id, k, filters, diversity), ttl, rank)
-    return cacheable(payload)
+    return answers.cacheable(payload)
 
 
 @bp.post("/related")
@@ -155,7 +64,7 @@ def related_to_text():
     with turn(current):
         engine = current.require_engine()
         ranking = engine.related_to_text(headline, text, k, filters=filters, diversity=diversity, language=language)
-        items = ranking_items(current, ranking)
+        items = answers.related(current.store, ranking)
     return jsonify(model_version=current.version, related=items)
 
 
@@ -165,7 +74,7 @@ def get_article(article_id: str):
     article = snapshot().article(article_id)
     if article is None:
         raise ApiError(404, f"unknown article id {article_id!r}", parameter="id")
-    return cacheable(article_full(article))
+    return answers.cacheable(article.to_dict())
 
 
 @bp.put("/articles/<article_id>")
@@ -187,11 +96,7 @@ def post_articles():
     records = inputs.json_records()
     articles = [inputs.article_from(raw, f"[{i}]") for i, raw in enumerate(records)]
     articles = list({article.id: article for article in articles}.values())  # a later record replaces an earlier
-    results = store_articles(articles)
-    counts = {"new": 0, "updated": 0, "unchanged": 0}
-    for status, _ in results:
-        counts[status] += 1
-    return jsonify(counts=counts, results=[{"id": i, "status": s} for s, i in results])
+    return jsonify(answers.upserted(store_articles(articles)))
 
 
 def store_articles(articles: list[Article]) -> list[tuple[str, str]]:
@@ -295,7 +200,7 @@ def suggest():
     enough. ``k``, ``filters`` and ``diversity`` as for ``/v1/related``; ``after`` (paragraph
     number) and ``replace`` as on the command line.
     """
-    from recommender.suggest import suggest as suggest_block
+    from recommender.suggest import DraftError, suggest as suggest_block
     from recommender.writers import SHAPES
 
     body = inputs.json_object("a draft")
@@ -307,10 +212,9 @@ def suggest():
         try:
             result = suggest_block(engine, current.store, source, shape=shape, k=k, filters=filters,
                                    diversity=diversity, replace=replace, after=after)
-        except ValueError as error:
+        except DraftError as error:
             raise unprocessable("draft", f"the draft cannot be read as an article: {error}") from None
     if len(result.drafts) != 1:
         raise unprocessable("draft", f"send one draft per request, got {len(result.drafts)} records")
-    document = json.loads(result.document) if isinstance(body.get("draft"), dict) else result.document
-    return jsonify(model_version=current.version, shape=result.shape, id=result.drafts[0].id, document=document,
-                   block=result.block(0), read_also=[pick.to_dict() for pick in result.picks[0]])
+    as_json = isinstance(body.get("draft"), dict)
+    return jsonify(model_version=current.version, **answers.suggestion(result, as_json=as_json))

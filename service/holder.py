@@ -3,7 +3,9 @@
 A request takes one ``Snapshot`` at its start and uses it to the end, so a reload never
 changes the model under a request in flight: the new snapshot is loaded fully, verified,
 and only then replaces the reference. A broken artifact is refused and the old snapshot
-keeps serving.
+keeps serving. Broken means what the artifact layer reports (``ArtifactError``: missing
+or unreadable files, checksum mismatches, another format); any other error while loading is
+a bug and propagates rather than passing for a damaged file.
 
 Several server processes (gunicorn workers) serve the same store. Each keeps its own
 snapshot and agrees with the others through two cheap reads of the store's ``meta`` table
@@ -33,8 +35,6 @@ from recommender.sync import sync_with_store
 from recommender.store import CHANGE_COUNTER, SERVED_MODEL, Store
 
 log = logging.getLogger(__name__)
-BROKEN = (artifacts.ArtifactError, ValueError, KeyError, IndexError, OSError)
-"""What loading a damaged artifact can raise (checksums catch most; a smoke test the rest)."""
 MAX_CACHED = 10_000
 
 
@@ -159,7 +159,7 @@ class EngineHolder:
             try:
                 snapshot = self._load(directory, store)
                 break
-            except BROKEN as error:
+            except artifacts.ArtifactError as error:
                 errors.append(f"{directory.name}: {error}")
         if snapshot is None and errors:
             for directory in artifacts.versions(self.model_root):
@@ -167,7 +167,7 @@ class EngineHolder:
                     continue
                 try:
                     snapshot = self._load(directory, store)
-                except BROKEN as error:
+                except artifacts.ArtifactError as error:
                     errors.append(f"{directory.name}: {error}")
                     continue
                 break
@@ -226,7 +226,7 @@ class EngineHolder:
                 if version and (Path(version).name != version or not directory.is_dir()):
                     raise artifacts.ArtifactError(f"no artifact version {version!r} under {self.model_root}")
                 new = self._load(directory)
-            except BROKEN as error:
+            except artifacts.ArtifactError as error:
                 log.error("reload refused, still serving %s: %s", old.version, error)
                 raise ReloadRefused(f"artifact refused, still serving {old.version}: {error}") from None
             self._current = new
@@ -258,7 +258,7 @@ class EngineHolder:
                         self._current = snapshot = self._load(self.model_root / wanted)
                         self._swapped(first, snapshot)
                         self.degraded = None
-                    except BROKEN as error:
+                    except artifacts.ArtifactError as error:
                         self._refused.add(wanted)
                         log.error("cannot follow reload to %s, still serving %s: %s", wanted, snapshot.version, error)
             finally:
@@ -282,7 +282,10 @@ def _file_stats(directory: Path) -> tuple:
 
 
 def _smoke_test(engine: Engine) -> None:
-    """Rank once, so an artifact whose arrays disagree fails here and not on a reader's request."""
+    """Rank once, so a model that cannot rank fails at load and not on a reader's request.
+
+    An empty artifact is refused (``ArtifactError``); any other failure here is a bug and propagates.
+    """
     if len(engine.index) == 0:
         raise artifacts.ArtifactError("the artifact holds no articles")
     first = next(i for i, alive in zip(engine.index.ids, engine.index.alive) if alive)

@@ -18,7 +18,7 @@ from flask import current_app, g, request
 
 from recommender.articles import Article, ArticleError, check_url
 from recommender.ranking import Filters
-from recommender.readers.fields import build_article
+from recommender.readers import build_article
 
 from .errors import ApiError, bad_parameter, unprocessable
 
@@ -359,7 +359,7 @@ def article_from(raw, where: str, *, path_id: str | None = None) -> Article:
         for url in _urls(raw):
             check_url(url)
         return build_article(raw)
-    except (ArticleError, ValueError) as error:
+    except ArticleError as error:
         raise unprocessable(where, f"{prefix}{error}") from None
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 
-from .api import article_full, holder, snapshot
 from .errors import error_response
-from .holder import ModelUnavailable
+from .holder import Busy, ModelUnavailable
 from .inputs import check_path_id
 from .metrics import metrics_response
 from .security import csp_nonce, require_metrics_access
+from .turns import UNREACHABLE, holder, snapshot
 
 bp = Blueprint("pages", __name__)
 bp.before_request(check_path_id)
@@ -40,7 +40,7 @@ def readyz():
             articles = current.store.count()
     except ModelUnavailable as error:
         return error_response(503, "not_ready", str(error))
-    except Exception as error:  # the store is unreachable: not ready, and say why
+    except UNREACHABLE as error:  # not ready, and say why
         return error_response(503, "not_ready", f"store unreachable: {error}")
     problem = current_app.extensions["readalso.store_health"].problem()
     if problem:
@@ -58,7 +58,7 @@ def metrics():
     require_metrics_access()
     try:
         snapshot()  # refresh the model gauges of this process
-    except Exception:  # metrics must answer even when the store does not
+    except (*UNREACHABLE, ModelUnavailable, Busy):  # metrics must answer even when the store or engine does not
         pass
     return metrics_response(current_app.extensions["readalso.metrics"])
 
@@ -113,7 +113,7 @@ def demo(article_id: str):
     article = current.article(article_id)
     if article is None:
         abort(404, f"unknown article id {article_id!r}")
-    record = article_full(article)
+    record = article.to_dict()
     # Stored bodies keep one paragraph a line (every reader writes them so).
     paragraphs = [p.strip() for p in article.body.split("\n") if p.strip()] or [article.body]
     k = request.args.get("k", "5")

@@ -1,11 +1,12 @@
-"""What keeps a public service safe: response headers, rate limits, who may read ``/metrics``,
-which origins may send events, and whether the store can still be written.
+"""What keeps a public service safe: response headers, rate limits, who may write, who may read
+``/metrics``, which origins may send events, and whether the store can still be written.
 
 * Every response carries ``X-Content-Type-Options: nosniff``, a ``Referrer-Policy``, frame
   protection (``X-Frame-Options: DENY`` and CSP ``frame-ancestors 'none'``) and a
   Content-Security-Policy: ``default-src 'none'`` for data, a strict page policy for the demo.
 * Per-client rate limits (Flask-Limiter) on events and on the routes that rank, answering 429
   with ``Retry-After`` in the one JSON error shape.
+* Write routes need ``Authorization: Bearer <API_TOKEN>`` (none configured: writes are off).
 * ``/metrics`` answers a bearer ``METRICS_TOKEN`` when one is set, else only clients on a
   loopback or private address.
 """
@@ -93,6 +94,22 @@ def _init_limiter(app: Flask) -> None:
     for endpoint, key in RATE_LIMITED.items():
         if app.config[key]:  # this app's view, wrapped: the limits belong to this app's limiter
             app.view_functions[endpoint] = limiter.limit(app.config[key])(app.view_functions[endpoint])
+
+
+# -- write routes -----------------------------------------------------------------------------
+def require_token() -> None:
+    """Write routes: ``Authorization: Bearer <READALSO_API_TOKEN>``, compared in constant time."""
+    expected = current_app.config["API_TOKEN"]
+    if not expected:
+        raise ApiError(403, "write routes are disabled: no API token is configured (READALSO_API_TOKEN)",
+                       code="writes_disabled")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise ApiError(401, "this route needs 'Authorization: Bearer <token>'", parameter="Authorization",
+                       headers={"WWW-Authenticate": 'Bearer realm="readalso"'})
+    if not hmac.compare_digest(given.strip().encode("utf-8"), expected.encode("utf-8")):
+        raise ApiError(401, "invalid API token", parameter="Authorization",
+                       headers={"WWW-Authenticate": 'Bearer realm="readalso", error="invalid_token"'})
 
 
 # -- /metrics ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import pytest
 
 from recommender import articles
 from recommender.articles import Article, ArticleError, Limits, ReadAlsoLink, check_id, check_url, check_limits
-from recommender.readers.fields import build_article
+from recommender.readers import build_article
 
 
 @pytest.mark.parametrize("url", [
@@ -121,3 +121,16 @@ def test_the_service_refuses_a_second_id_for_a_stored_url_and_a_script_url(app):
     assert response.status_code == 422 and "javascript:alert" in response.get_json()["error"]["message"]
     assert client.put("/v1/articles/%20padded%20", json={"headline": "H"}, headers=auth).status_code == 422
     assert client.put("/v1/articles/a%00b", json={"headline": "H"}, headers=auth).status_code == 422
+
+
+def test_an_article_as_json_data_in_full_or_as_a_ranking_shows_it():
+    article = build_article({"id": "a", "headline": "Dam talks stall", "body": "Text.", "section": "World",
+                             "url": "https://news.example/a", "published_at": "2026-11-27T08:15:00Z",
+                             "read_also": [{"headline": "Earlier", "url": "https://news.example/b"}]})
+    summary = {"id": "a", "headline": "Dam talks stall", "url": "https://news.example/a", "section": "world",
+               "published_at": "2026-11-27T08:15:00+00:00"}
+    assert article.to_dict(summary=True) == summary and tuple(summary) == articles.SUMMARY_FIELDS
+    assert article.to_dict() == {**summary, "language": "en", "body": "Text.",
+                                 "read_also": [{"headline": "Earlier", "url": "https://news.example/b",
+                                                "target_id": None}]}
+    assert Article(id="b", headline="H").to_dict(summary=True)["published_at"] is None

@@ -168,5 +168,29 @@ def test_a_corrupt_current_falls_back_to_the_newest_intact_version_loudly(servic
     assert app.test_client().get("/v1/articles/storm-1/related").status_code == 200
 
 
+def test_only_a_damaged_artifact_is_broken_and_a_bug_while_loading_propagates(service_db, monkeypatch):
+    root = service_db.with_suffix(".artifacts")
+    intact = artifacts.current(root)
+    with Store(service_db) as store:
+        newer = Engine.load(intact, store).save(root)
+        store.set_meta(SERVED_MODEL, None)
+    path = newer / "matrix_data.npy"
+    path.write_bytes(path.read_bytes()[:-8] + b"\xff" * 8)
+    holder = EngineHolder(service_db, root)
+    assert holder.start().version == intact.name and "checksum mismatch" in holder.degraded
+    with pytest.raises(artifacts.ArtifactError, match="checksum"):
+        holder._load(newer)
+
+    def buggy(*args, **kwargs):
+        raise KeyError("a bug in the loader")
+
+    monkeypatch.setattr(Engine, "load", buggy)
+    with pytest.raises(KeyError, match="a bug in the loader"):
+        EngineHolder(service_db, root).start()
+    with pytest.raises(KeyError, match="a bug in the loader"):
+        holder.reload(intact.name)
+    assert holder.current().version == intact.name  # the old model keeps serving
+
+
 def test_readyz_is_not_degraded_normally(app):
     assert app.test_client().get("/readyz").get_json()["degraded"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import time
 from datetime import datetime, timezone
 
@@ -13,6 +14,7 @@ import pytest
 from conftest import API_TOKEN, HOSTILE_HEADLINE
 from recommender.artifacts import save_engine
 from recommender.engine import Engine
+from recommender.ranking import MAX_K
 from recommender.store import Store
 
 RELATED = "/v1/articles/storm-1/related"
@@ -91,7 +93,7 @@ def test_related_etag_and_cache_control(client):
 
 
 @pytest.mark.parametrize("query, parameter", [
-    ("k=0", "k"), ("k=51", "k"), ("k=ten", "k"), ("k=2.5", "k"),
+    ("k=0", "k"), (f"k={MAX_K + 1}", "k"), ("k=ten", "k"), ("k=2.5", "k"),
     ("max_age_days=0", "max_age_days"), ("max_age_days=-3", "max_age_days"), ("max_age_days=soon", "max_age_days"),
     ("max_age_days=nan", "max_age_days"), ("diversity=1.5", "diversity"), ("diversity=-0.1", "diversity"),
     ("diversity=x", "diversity"), ("section=" + "s" * 101, "section"),
@@ -119,7 +121,7 @@ def test_related_to_text(client):
 
 @pytest.mark.parametrize("body, parameter", [
     ({}, "headline"), ({"headline": " ", "body": ""}, "headline"), ({"headline": 3}, "headline"),
-    ({"headline": "x", "k": 0}, "k"), ({"headline": "x", "k": "5"}, "k"), ({"headline": "x", "k": 99}, "k"),
+    ({"headline": "x", "k": 0}, "k"), ({"headline": "x", "k": "5"}, "k"), ({"headline": "x", "k": MAX_K + 1}, "k"),
     ({"headline": "x", "filters": []}, "filters"), ({"headline": "x", "filters": {"colour": "red"}}, "filters"),
     ({"headline": "x", "filters": {"max_age_days": -1}}, "filters.max_age_days"),
     ({"headline": "x", "filters": {"exclude": "a"}}, "filters.exclude"),
@@ -384,9 +386,15 @@ def test_readyz_and_healthz(client):
 
 def test_readyz_when_the_store_is_unreachable(app, client, monkeypatch):
     store = app.extensions["readalso"].current().store
-    monkeypatch.setattr(store, "count", lambda: (_ for _ in ()).throw(RuntimeError("disk gone")))
+    monkeypatch.setattr(store, "count", lambda: (_ for _ in ()).throw(sqlite3.OperationalError("disk gone")))
     error = error_of(client.get("/readyz"), 503, "not_ready")
     assert "disk gone" in error["message"]
+
+
+def test_readyz_does_not_pass_a_bug_off_as_an_unreachable_store(app, client, monkeypatch):
+    store = app.extensions["readalso"].current().store
+    monkeypatch.setattr(store, "count", lambda: (_ for _ in ()).throw(KeyError("a bug")))
+    error_of(client.get("/readyz"), 500, "internal_error")
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -437,6 +445,25 @@ def test_cors_allow_list(make_app):
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     anyone = make_app(CORS_ORIGINS=["*"]).test_client()
     assert anyone.get(RELATED, headers={"Origin": "https://x.example"}).headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_k_is_the_library_range_and_may_only_be_lowered(make_app):
+    from service import load_config
+
+    assert load_config()["MAX_K"] == MAX_K
+    assert load_config({"MAX_K": 20})["MAX_K"] == 20
+    for wrong in (0, MAX_K + 1):
+        with pytest.raises(ValueError, match="MAX_K"):
+            load_config({"MAX_K": wrong})
+    client = make_app(MAX_K=3).test_client()
+    error_of(client.get(f"{RELATED}?k=4"), 400, "bad_request", "k")
+    assert len(client.get(f"{RELATED}?k=3").get_json()["related"]) == 3
+
+
+def test_metrics_answer_when_the_store_does_not(app, client, monkeypatch):
+    store = app.extensions["readalso"].current().store
+    monkeypatch.setattr(store, "get_metas", lambda *keys: (_ for _ in ()).throw(sqlite3.OperationalError("disk gone")))
+    assert client.get("/metrics").status_code == 200
 
 
 def test_config_layers(tmp_path, make_app, monkeypatch, service_db):

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request
 
 from conftest import API_TOKEN
 from recommender.articles import check_url
+from recommender.ranking import MAX_K
 from recommender.store import Store
 from test_service_api import error_of
 
@@ -135,8 +136,8 @@ def test_behind_a_proxy_the_forwarded_client_is_limited(make_app):
 def test_reading_list_history_and_k_are_bounded(make_app):
     client = make_app(MAX_HISTORY=3).test_client()
     error_of(client.post("/v1/reading-list", json={"history": ["storm-1"] * 4}), 422, "unprocessable", "history")
-    assert client.post("/v1/reading-list", json={"history": ["storm-1"] * 3, "k": 50}).status_code == 200
-    error_of(client.post("/v1/reading-list", json={"history": ["storm-1"], "k": 51}), 422, "unprocessable", "k")
+    assert client.post("/v1/reading-list", json={"history": ["storm-1"] * 3, "k": MAX_K}).status_code == 200
+    error_of(client.post("/v1/reading-list", json={"history": ["storm-1"], "k": MAX_K + 1}), 422, "unprocessable", "k")
 
 
 def test_a_request_waits_for_the_engine_at_most_its_budget(make_app):
@@ -181,12 +182,12 @@ def test_events_about_unknown_articles_or_models_or_odd_times_are_dropped(client
 
 
 @pytest.mark.parametrize("event, parameter", [
-    (impression(position=0), "position"), (impression(position=51), "position"),
+    (impression(position=0), "position"), (impression(position=MAX_K + 1), "position"),
     (impression(time="soon"), "time"), (impression(model=7), "model"), (impression(article=" padded"), "article"),
 ])
 def test_a_malformed_event_refuses_the_beacon(client, service_db, event, parameter):
     error_of(client.post("/v1/events", json=[impression(), event]), 422, "unprocessable", f"events[1].{parameter}")
-    error_of(client.post("/v1/events", json=[impression()] * 51), 422, "unprocessable", "events")
+    error_of(client.post("/v1/events", json=[impression()] * (MAX_K + 1)), 422, "unprocessable", "events")
     with Store(service_db) as store:
         assert store.events() == []
 

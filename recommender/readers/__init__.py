@@ -20,7 +20,7 @@ from typing import Iterator
 
 from recommender.articles import Article
 
-__all__ = ["FORMATS", "Record", "Problem", "detect_format", "read_path", "parse_mapping", "xml_root"]
+__all__ = ["FORMATS", "Record", "Problem", "build_article", "detect_format", "read_path", "parse_mapping", "xml_root"]
 
 FORMATS = ("jsonl", "csv", "text", "html", "feed")
 
@@ -50,7 +50,7 @@ class Problem:
     reason: str
 
 
-from .fields import parse_mapping  # noqa: E402  (after Record/Problem: the readers import them)
+from .fields import build_article, parse_mapping  # noqa: E402  (after Record/Problem: the readers import them)
 
 
 def detect_format(path) -> str:
