@@ -3,7 +3,7 @@
 Contract (every ranker passes ``tests/test_evaluation_rankers.py``):
 
 * ``fit(articles) -> self``: learns from the articles only (their visible Read-also links included);
-* ``rank(query_id, k) -> Ranked(ids, scores)``: at most ``k`` other article ids, scores
+* ``rank(query_id, k) -> Ranking`` (its ``ids`` and ``scores``): at most ``k`` other article ids, scores
   non-increasing, never the query itself; deterministic for a given fit;
 * ``score(query_id, candidate_ids) -> np.ndarray``: a score per candidate (higher = more related),
   used to order MIND impressions;
@@ -17,23 +17,18 @@ import math
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.exceptions import NotFittedError
 
 from recommender.articles import Article
+from recommender.ranking import Ranking
 from recommender.expansion import expand
 from recommender.cosine import all_pairs_top_k
 
-__all__ = ["Ranked", "Ranker", "RandomRanker", "MostRecentRanker", "MostLinkedRanker", "PlainTfidfRanker",
+__all__ = ["Ranker", "RandomRanker", "MostRecentRanker", "MostLinkedRanker", "PlainTfidfRanker",
            "BM25MLTRanker", "article_text", "mlt_terms"]
-
-
-class Ranked(NamedTuple):
-    ids: list[str]
-    scores: np.ndarray
 
 
 def article_text(article: Article) -> str:
@@ -71,7 +66,7 @@ class Ranker:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         return int(k)
 
-    def rank(self, query_id: str, k: int = 10) -> Ranked:
+    def rank(self, query_id: str, k: int = 10) -> Ranking:
         raise NotImplementedError
 
     def _scores(self, query_id: str) -> np.ndarray | None:
@@ -91,13 +86,13 @@ class Ranker:
     def similarity(self, text_a: str, text_b: str) -> float:
         raise NotImplementedError(f"{self.name} has no text-to-text similarity")
 
-    def _ordered(self, scores: np.ndarray, query_row: int, k: int, *, positive_only: bool) -> Ranked:
+    def _ordered(self, scores: np.ndarray, query_row: int, k: int, *, positive_only: bool) -> Ranking:
         """Top k rows by score, ties by lower row, the query row excluded."""
         scores = np.asarray(scores, dtype=float).copy()
         scores[query_row] = -np.inf
         keep = np.flatnonzero(scores > 0) if positive_only else np.flatnonzero(np.isfinite(scores))
         order = keep[np.lexsort((keep, -scores[keep]))][:k]
-        return Ranked([self.articles_[row].id for row in order], scores[order])
+        return Ranking.from_scores([self.articles_[row].id for row in order], scores[order])
 
 
 class RandomRanker(Ranker):

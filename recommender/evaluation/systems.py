@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
+from recommender.cosine import row_dots
+
 from recommender.evaluation.baselines import (BM25MLTRanker, MostLinkedRanker, MostRecentRanker, PlainTfidfRanker,
-                                              RandomRanker, Ranked, Ranker, TunedTfidfRanker)
+                                              RandomRanker, Ranker, TunedTfidfRanker)
 
 __all__ = ["EngineRanker", "engine_signals", "default_systems", "BASELINES"]
 
@@ -33,16 +35,14 @@ class EngineRanker(Ranker):
     def rank(self, query_id, k=10):
         self._row(query_id)
         k = self._check_k(k)
-        found = self.engine_.related(query_id, k=k)
-        return Ranked([r.id for r in found], np.array([r.score for r in found], dtype=float))
+        return self.engine_.related(query_id, k=k)
 
     def score(self, query_id, candidate_ids: Sequence[str]) -> np.ndarray:
-        """Cosine of the engine's own vectors (the score ``related`` ranks by, before list shaping)."""
+        """Relatedness (the cosine of the expanded search rows ``related`` ranks by, before list shaping)."""
         self._row(query_id)
         index = self.engine_.index
-        query = index.vector(query_id)
-        rows = [index.row_of[c] for c in candidate_ids]
-        return (index.matrix[rows] @ query.T).toarray().ravel().astype(float)
+        rows = np.asarray([index.row_of[c] for c in candidate_ids], dtype=np.int64)
+        return row_dots(index.expanded, rows, index.vector(query_id)).astype(float)
 
     def similarity(self, text_a, text_b):
         if not hasattr(self, "engine_"):
