@@ -172,7 +172,7 @@ class Engine:
     @classmethod
     def build(cls, store, config: EngineConfig | None = None) -> "Engine":
         """Fit on every article in a store (links already resolved there)."""
-        articles = list(store.iter_articles())
+        articles = list(store.articles.iter_articles())
         if not articles:
             raise ValueError("the store holds no articles: ingest some first")
         return cls._fit(articles, config or EngineConfig(), store)
@@ -291,11 +291,11 @@ class Engine:
         articles its change log lists after the last sync.
         """
         if self.synced is not None and self.synced[0] == str(store.path):
-            seq, ids = store.changes_since(self.synced[1])
-            hashes = store.content_hashes(ids) if ids else {}
+            seq, ids = store.changes.since(self.synced[1])
+            hashes = store.articles.content_hashes(ids) if ids else {}
         else:
-            seq = store.last_change()  # read first: a write racing the scan is listed next time
-            hashes = store.content_hashes()
+            seq = store.changes.last()  # read first: a write racing the scan is listed next time
+            hashes = store.articles.content_hashes()
         stale = [i for i, h in hashes.items() if self.hashes.get(i) != h]
         self.add(list(store.get_many(stale).values()))
         self.synced = (str(store.path), seq)

@@ -112,7 +112,7 @@ def article_full(article: Article) -> dict:
 def ranking_items(current: Snapshot, ranking) -> list[dict]:
     """The ranked stories as the API shows them: ``article_summary``'s fields, score (relatedness in [0, 1]),
     editor_probability (the link model's, or null) and reason."""
-    found = current.store.summaries(r.id for r in ranking)
+    found = current.store.articles.summaries(r.id for r in ranking)
     return [{**found[r.id], "score": r.score, "editor_probability": r.editor_probability, "reason": r.reason}
             for r in ranking if r.id in found]
 
@@ -199,7 +199,7 @@ def store_articles(articles: list[Article]) -> list[tuple[str, str]]:
     current = snapshot()
     with turn(current), writing():
         try:
-            results = current.store.upsert_many(articles)  # one transaction: all or none
+            results = current.store.articles.upsert_many(articles)  # one transaction: all or none
         except DuplicateUrl as error:  # one URL, two ids: refused (all or none), never merged
             raise ApiError(409, str(error), code="conflict", parameter="url") from None
         resolve_store(current.store)
@@ -245,7 +245,7 @@ def events():
     current = snapshot()
     with turn(current):
         ids = {row["article_id"] for row in rows} | {row["target_id"] for row in rows if row["target_id"]}
-        known = current.store.summaries(ids)
+        known = current.store.articles.summaries(ids)
         kept = []
         for row in rows:
             version = row["model_version"]
@@ -258,7 +258,7 @@ def events():
         stored = 0
         if kept:
             with writing():
-                stored = current.store.record_events(kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
+                stored = current.store.events.record_many(kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
     return jsonify(stored=stored, dropped=len(rows) - stored), 202
 
 

@@ -94,7 +94,7 @@ def build_service_db(directory: Path) -> Path:
 
     db = directory / "service.db"
     with Store(db) as store:
-        store.upsert_many(service_corpus())
+        store.articles.upsert_many(service_corpus())
         resolve_store(store)
         Engine.build(store).save(db.with_suffix(".artifacts"))
     return db

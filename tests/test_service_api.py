@@ -350,7 +350,7 @@ def test_events_are_counted(client, service_db):
     response = client.post("/v1/events", data=json.dumps(click), content_type="text/plain;charset=UTF-8")
     assert response.status_code == 202 and response.get_json() == {"stored": 1, "dropped": 0}
     with Store(service_db) as store:
-        events = store.events(article_id="storm-1")
+        events = store.events.query(article_id="storm-1")
     assert [(e["type"], e["target_id"], e["position"], e["count"]) for e in events] == \
            [("impression", "storm-2", 1, 2), ("impression", "storm-3", 2, 2), ("click", "storm-3", 2, 1)]
     assert events[0]["day"] == datetime.now(timezone.utc).date().isoformat()
