@@ -383,7 +383,7 @@ def test_readyz_and_healthz(client):
 
 def test_readyz_when_the_store_is_unreachable(app, client, monkeypatch):
     store = app.extensions["readalso"].current().store
-    monkeypatch.setattr(store, "count", lambda: (_ for _ in ()).throw(RuntimeError("disk gone")))
+    monkeypatch.setattr(store.articles, "count", lambda: (_ for _ in ()).throw(RuntimeError("disk gone")))
     error = error_of(client.get("/readyz"), 503, "not_ready")
     assert "disk gone" in error["message"]
 

@@ -242,8 +242,8 @@ def test_a_failed_write_answers_503_and_readyz_follows(app, client, monkeypatch)
 
     assert client.get("/readyz").status_code == 200
     store = app.extensions["readalso"].current().store
-    monkeypatch.setattr(store, "record_events", full)
-    monkeypatch.setattr(store, "upsert_many", full)
+    monkeypatch.setattr(store.events, "record_many", full)
+    monkeypatch.setattr(store.articles, "upsert_many", full)
     response = client.post("/v1/events", json=impression())
     error_of(response, 503, "store_unwritable")
     assert 29 <= int(response.headers["Retry-After"]) <= 30
