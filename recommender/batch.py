@@ -256,7 +256,7 @@ def _merge(work: Path, n_blocks: int, version: str, out: str | os.PathLike | Non
                                                          for t, s, r, p in related]},
                                             ensure_ascii=False) + "\n")
             if store is not None:
-                store.replace_related_lists(version, results)
+                store.lists.replace(version, results)
     finally:
         if handle is not None:
             handle.close()

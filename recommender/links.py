@@ -67,14 +67,14 @@ class LinkResolver:
 
 def resolve_store(store) -> dict[str, int]:
     """Resolve every unresolved link in a store against its articles; returns link counts."""
-    store.clear_dangling_links()
-    pending = store.unresolved_links()
+    store.links.clear_dangling()
+    pending = store.links.unresolved()
     if pending:
-        resolver = LinkResolver().fit(store.link_candidates())
+        resolver = LinkResolver().fit(store.links.candidates())
         found = []
         for source_id, position, headline, url in pending:
             resolution = resolver.resolve(ReadAlsoLink(headline, url), source_id=source_id)
             if resolution.target_id:
                 found.append((source_id, position, resolution.target_id, resolution.how))
-        store.set_link_targets(found)
-    return store.link_counts()
+        store.links.set_targets(found)
+    return store.links.counts()

@@ -90,7 +90,7 @@ def choose(engine, store, draft: Article, k: int = 5, *, filters: Filters | None
     need = k - len(picks)
     if need <= 0:
         return picks
-    own = {draft.id} | ({store.find_by_canonical_url(draft.url)} if draft.url else set())
+    own = {draft.id} | ({store.articles.find_by_canonical_url(draft.url)} if draft.url else set())
     exclude = filters.exclude | {p.id for p in picks if p.id} | {i for i in own if i}
     ranking = engine.related_to_text(draft.headline, draft.body, need, filters=replaced(filters, exclude=exclude),
                                      diversity=diversity, language=draft.language, now=now, source_id=draft.id)
@@ -102,10 +102,10 @@ def choose(engine, store, draft: Article, k: int = 5, *, filters: Filters | None
 def _stored(store, link: ReadAlsoLink) -> str | None:
     """The stored article an editor's item names: by canonical URL, else by exact (normalised) headline."""
     if link.url:
-        found = store.find_by_canonical_url(link.url)
+        found = store.articles.find_by_canonical_url(link.url)
         if found:
             return found
-    same = store.find_by_headline(link.headline)
+    same = store.articles.find_by_headline(link.headline)
     return same[0] if same else None
 
 

@@ -12,11 +12,11 @@ def sync_with_store(engine: Engine, store) -> int:
     its change log lists after the last sync.
     """
     if engine.synced is not None and engine.synced[0] == str(store.path):
-        seq, ids = store.changes_since(engine.synced[1])
-        hashes = store.content_hashes(ids) if ids else {}
+        seq, ids = store.changes.since(engine.synced[1])
+        hashes = store.articles.content_hashes(ids) if ids else {}
     else:
-        seq = store.last_change()  # read first: a write racing the scan is listed next time
-        hashes = store.content_hashes()
+        seq = store.changes.last()  # read first: a write racing the scan is listed next time
+        hashes = store.articles.content_hashes()
     stale = [i for i, h in hashes.items() if engine.hashes.get(i) != h]
     engine.add(list(store.get_many(stale).values()))
     engine.synced = (str(store.path), seq)

@@ -112,7 +112,7 @@ def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> di
 
     store = Store(workdir / f"bench-{n}.db")
     start = time.perf_counter()
-    store.replace_related_lists(engine.version, score_rows(engine, rows, k))
+    store.lists.replace(engine.version, score_rows(engine, rows, k))
     report["batch_lists_per_s"] = round(len(ids) / (time.perf_counter() - start), 1)
 
     engine.catalogue = Catalogue(store, lists=True)

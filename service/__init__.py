@@ -24,7 +24,7 @@ from pathlib import Path
 from flask import Config, Flask, current_app, g, has_request_context, request
 
 from recommender import ranking
-from recommender.store import default_db_path
+from recommender.store import DEFAULT_DB
 
 from . import errors, security
 from .holder import Busy, EngineHolder
@@ -116,7 +116,7 @@ def load_config(overrides: dict | None = None, *, root_path: str | None = None) 
 
 
 def _normalise(config: Config) -> None:
-    config["DB"] = Path(config["DB"] or default_db_path())
+    config["DB"] = Path(config["DB"] or os.environ.get("READALSO_DB") or DEFAULT_DB)
     config["MODEL_ROOT"] = Path(config["MODEL_ROOT"] or config["DB"].with_suffix(".artifacts"))
     for key in ("API_TOKEN", "METRICS_TOKEN"):
         token = config[key]

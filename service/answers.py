@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def related(store: Store, ranking) -> list[dict]:
     """The ranked stories: each one's summary fields, score (relatedness in [0, 1]), editor_probability
     (the link model's, or null) and reason; stories no longer stored are left out."""
-    found = store.summaries(r.id for r in ranking)
+    found = store.articles.summaries(r.id for r in ranking)
     return [{**found[r.id], "score": r.score, "editor_probability": r.editor_probability, "reason": r.reason}
             for r in ranking if r.id in found]
 

@@ -104,7 +104,7 @@ def store_articles(articles: list[Article]) -> list[tuple[str, str]]:
     current = snapshot()
     with turn(current), writing():
         try:
-            results = current.store.upsert_many(articles)  # one transaction: all or none
+            results = current.store.articles.upsert_many(articles)  # one transaction: all or none
         except DuplicateUrl as error:  # one URL, two ids: refused (all or none), never merged
             raise ApiError(409, str(error), code="conflict", parameter="url") from None
         resolve_store(current.store)
@@ -150,7 +150,7 @@ def events():
     current = snapshot()
     with turn(current):
         ids = {row["article_id"] for row in rows} | {row["target_id"] for row in rows if row["target_id"]}
-        known = current.store.summaries(ids)
+        known = current.store.articles.summaries(ids)
         kept = []
         for row in rows:
             version = row["model_version"]
@@ -163,7 +163,7 @@ def events():
         stored = 0
         if kept:
             with writing():
-                stored = current.store.record_events(kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
+                stored = current.store.events.record_many(kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
     return jsonify(stored=stored, dropped=len(rows) - stored), 202
 
 

@@ -92,7 +92,7 @@ class Snapshot:
     def article(self, article_id: str):
         """A stored article, or None."""
         with self.lock:
-            return self.store.get(article_id)
+            return self.store.articles.get(article_id)
 
     def require_engine(self) -> Engine:
         if self.engine is None:
@@ -108,7 +108,7 @@ class Snapshot:
         if not self.lock.acquire(timeout=-1 if timeout is None else timeout):
             raise Busy(f"no turn at the engine within {timeout:g} s")
         try:
-            changes = self.store.change_count() if changes is None else changes
+            changes = self.store.changes.count() if changes is None else changes
             if changes == self.changes_seen or self.engine is None:
                 self.changes_seen = changes
                 return 0
@@ -146,7 +146,7 @@ class EngineHolder:
         """
         store = Store(self.db)
         asked, errors = [], []
-        wanted = store.get_meta(SERVED_MODEL)
+        wanted = store.meta.get(SERVED_MODEL)
         if isinstance(wanted, str) and wanted and Path(wanted).name == wanted and (self.model_root / wanted).is_dir():
             asked.append(self.model_root / wanted)
         try:
@@ -173,7 +173,7 @@ class EngineHolder:
                 break
         if snapshot is None:
             log.warning("serving without a model: %s", "; ".join(errors) or "nothing built yet")
-            snapshot = Snapshot(store, None, store.change_count())
+            snapshot = Snapshot(store, None, store.changes.count())
         elif errors:
             self.degraded = f"serving {snapshot.version} instead: " + "; ".join(errors)
             log.warning("DEGRADED: %s", self.degraded)
@@ -183,7 +183,7 @@ class EngineHolder:
     def _load(self, directory: Path, store: Store | None = None) -> Snapshot:
         """Load and verify an artifact into a new snapshot; raises ArtifactError if it is unusable."""
         store = store or Store(self.db)
-        changes = store.change_count()  # read before syncing: a write racing the load is caught next request
+        changes = store.changes.count()  # read before syncing: a write racing the load is caught next request
         engine = artifacts.load_engine(directory, store, verify=True)
         _smoke_test(engine)
         sync_with_store(engine, store)
@@ -233,7 +233,7 @@ class EngineHolder:
             self._swapped(old, new)
             self.degraded = None
             self.reloads += 1
-            new.store.set_meta(SERVED_MODEL, new.version)
+            new.store.meta.set(SERVED_MODEL, new.version)
             log.info("reloaded: %s -> %s", old.version, new.version)
             return old, new
 
@@ -249,7 +249,7 @@ class EngineHolder:
         ``timeout``: the longest wait for the engine when it must sync (``Busy`` after it).
         """
         first = snapshot = self.current()
-        meta = snapshot.store.get_metas(SERVED_MODEL, CHANGE_COUNTER)
+        meta = snapshot.store.meta.get_many(SERVED_MODEL, CHANGE_COUNTER)
         wanted = meta.get(SERVED_MODEL)
         if wanted and wanted != snapshot.version and wanted not in self._refused and self._swap.acquire(blocking=False):
             try:
@@ -299,5 +299,5 @@ def serve_newest(db: str | os.PathLike, model_root: str | os.PathLike) -> str | 
             version = artifacts.current(model_root).name
         except artifacts.ArtifactError:
             version = None
-        store.set_meta(SERVED_MODEL, version)
+        store.meta.set(SERVED_MODEL, version)
     return version

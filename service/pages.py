@@ -37,7 +37,7 @@ def readyz():
         current = snapshot()
         with current.lock:
             current.require_engine()
-            articles = current.store.count()
+            articles = current.store.articles.count()
     except ModelUnavailable as error:
         return error_response(503, "not_ready", str(error))
     except UNREACHABLE as error:  # not ready, and say why
@@ -96,10 +96,10 @@ def demo_index():
     """Redirect to a demo article: the one editors link to most, else the newest."""
     current = snapshot()
     with current.lock:
-        inbound = current.store.inbound_counts()
+        inbound = current.store.links.inbound_counts()
         article_id = max(inbound, key=inbound.get) if inbound else None
         if article_id is None:
-            newest = list(current.store.iter_articles())
+            newest = list(current.store.articles.iter_articles())
             article_id = newest[-1].id if newest else None
     if article_id is None:
         abort(404, "the store holds no articles: ingest some first")

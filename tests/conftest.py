@@ -95,9 +95,9 @@ def build_service_db(directory: Path) -> Path:
 
     db = directory / "service.db"
     with Store(db) as store:
-        store.upsert_many(service_corpus())
+        store.articles.upsert_many(service_corpus())
         resolve_store(store)
-        save_engine(Engine(None, store).fit(store.iter_articles()), db.with_suffix(".artifacts"))
+        save_engine(Engine(None, store).fit(store.articles.iter_articles()), db.with_suffix(".artifacts"))
     return db
 
 

@@ -115,7 +115,7 @@ def test_the_service_refuses_a_second_id_for_a_stored_url_and_a_script_url(app):
     assert response.status_code == 409 and "already stored for article 'storm-1'" in response.get_json()["error"]["message"]
     response = client.post("/v1/articles", json=[{"id": "fresh", "headline": "Fresh"}, {"id": "n2", **copy}], headers=auth)
     assert response.status_code == 409
-    assert app.extensions["readalso"].current().store.get("fresh") is None  # all or none
+    assert app.extensions["readalso"].current().store.articles.get("fresh") is None  # all or none
     response = client.put("/v1/articles/x", json={"headline": "H", "url": "javascript:alert(document.domain)"},
                           headers=auth)
     assert response.status_code == 422 and "javascript:alert" in response.get_json()["error"]["message"]

@@ -66,7 +66,7 @@ def test_cli_ingests_after_a_build_never_prune_the_version_a_worker_serves(tmp_p
     assert holder.snapshot().engine.related("storm-1", 2)  # still answering from its files
     restarted = EngineHolder(db, root)  # a worker restarted by gunicorn loads the same version
     with Store(db) as store:
-        store.set_meta(SERVED_MODEL, served)
+        store.meta.set(SERVED_MODEL, served)
     assert restarted.start().version == served and restarted.degraded is None
 
 
@@ -148,7 +148,7 @@ def test_a_corrupt_current_falls_back_to_the_newest_intact_version_loudly(servic
     intact = artifacts.current(root)
     with Store(service_db) as store:
         newer = save_engine(load_engine(intact, store), root)  # CURRENT now names this one
-        store.set_meta(SERVED_MODEL, None)
+        store.meta.set(SERVED_MODEL, None)
     if damage == "garbage":
         (root / artifacts.CURRENT).write_bytes(b"\x00\xffnot a version")
     elif damage == "missing-version":
@@ -173,7 +173,7 @@ def test_only_a_damaged_artifact_is_broken_and_a_bug_while_loading_propagates(se
     intact = artifacts.current(root)
     with Store(service_db) as store:
         newer = Engine.load(intact, store).save(root)
-        store.set_meta(SERVED_MODEL, None)
+        store.meta.set(SERVED_MODEL, None)
     path = newer / "matrix_data.npy"
     path.write_bytes(path.read_bytes()[:-8] + b"\xff" * 8)
     holder = EngineHolder(service_db, root)

@@ -50,10 +50,10 @@ def model(tmp_path):
     """A store and its built model: ``(db, artifact directory)``."""
     db = tmp_path / "readalso.db"
     with Store(db) as store:
-        store.upsert_many(archive())
-        store.set_feedback("a0020", "a0100", "pin")
-        store.set_feedback("a0030", "a0055", "block")
-        path = save_engine(Engine(None, store).fit(store.iter_articles()), model_root(db))
+        store.articles.upsert_many(archive())
+        store.feedback.set("a0020", "a0100", "pin")
+        store.feedback.set("a0030", "a0055", "block")
+        path = save_engine(Engine(None, store).fit(store.articles.iter_articles()), model_root(db))
     return db, path
 
 
@@ -97,7 +97,7 @@ def test_batch_equals_live_ranking_for_every_article(model, tmp_path):
         {i: [(t, s) for t, s, _, _ in ranking] for i, ranking in expected.items()}
     with Store(db) as store:
         assert {i: store.precomputed(i, artifact.name, len(r)) for i, r in expected.items()} == expected
-        assert store.related_list_counts() == {artifact.name: 150}
+        assert store.lists.counts() == {artifact.name: 150}
     assert expected["a0020"][0][0] == "a0100"  # the editor's pin, in the batch list too
     assert expected["a0020"][0][2] == "pinned by an editor"
     assert "a0055" not in {t for t, _, _, _ in expected["a0030"]}
@@ -167,7 +167,7 @@ def test_since_and_ids_select_articles(model, tmp_path):
     expected = live_lists(db, artifact)
     assert [(r["id"], r["score"]) for r in lines[1]["related"]] == [(t, s) for t, s, _, _ in expected["a0007"]]
     with Store(db) as store:
-        assert store.related_list_counts() == {artifact.name: 12}
+        assert store.lists.counts() == {artifact.name: 12}
     with pytest.raises(ValueError, match="unknown article id.*'nope'"):
         batch.run_batch(artifact, db=db, k=K, ids=["a0001", "nope"], progress=False)
 
@@ -176,7 +176,7 @@ def test_live_path_serves_precomputed_lists_only_when_filters_allow(model):
     db, artifact = model
     batch.run_batch(artifact, db=db, k=10, progress=False)
     with Store(db) as store:
-        store.replace_related_lists(artifact.name, [("a0010", [("a0099", 0.5, "from the table", None)] * 10)])
+        store.lists.replace(artifact.name, [("a0010", [("a0099", 0.5, "from the table", None)] * 10)])
     store, engine = open_engine(db)
     with store:
         assert engine.related("a0010", 4)[0].reason == "from the table"  # precomputed, first k of 10
@@ -240,8 +240,8 @@ def tied_archive(n: int = 240, seed: int = 11, links: bool = True) -> list[Artic
 def test_batch_equals_live_on_ties_and_last_bit_differences(tmp_path, links):
     db = tmp_path / "ties.db"
     with Store(db) as store:
-        store.upsert_many(tied_archive(links=links))
-        artifact = save_engine(Engine(None, store).fit(store.iter_articles()), model_root(db))
+        store.articles.upsert_many(tied_archive(links=links))
+        artifact = save_engine(Engine(None, store).fit(store.articles.iter_articles()), model_root(db))
     batch.run_batch(artifact, db=db, k=8, out=tmp_path / "ties.jsonl", block_rows=64, write_store=False,
                     progress=False)
     stored = {line["id"]: [(r["id"], r["score"], r["reason"], r["editor_probability"]) for r in line["related"]]

@@ -14,6 +14,7 @@ from recommender.ranking import MAX_K
 from recommender.engine import Engine, EngineConfig, UnknownArticle
 from recommender.ranking import Filters
 from recommender.store import Store
+from recommender.store.articles import Articles
 
 
 def story(article_id):
@@ -92,35 +93,35 @@ def test_incremental_add_makes_new_articles_recommendable_without_refit(corpus):
 
 def test_artifact_round_trip_and_sync_with_store(tmp_path, corpus):
     with Store(tmp_path / "s.db") as store:
-        store.upsert_many(corpus[:8])
-        built = Engine(None, store).fit(store.iter_articles())
+        store.articles.upsert_many(corpus[:8])
+        built = Engine(None, store).fit(store.articles.iter_articles())
         path = save_engine(built, tmp_path / "model")
         assert artifacts.current(tmp_path / "model") == path
         loaded = load_engine(path, store)
         assert loaded.related("storm-1", 3) == built.related("storm-1", 3)
         assert loaded.index.sites.tolist() == built.index.sites.tolist() == ["news.example"] * 8
         assert isinstance(loaded.index.matrix.data, np.memmap) or loaded.index.matrix.data.base is not None
-        store.upsert(corpus[8])
+        store.articles.upsert(corpus[8])
         assert sync_with_store(loaded, store) == 1
         assert "chips-3" in [r.id for r in loaded.related("chips-1", 2)]
 
 
 def test_sync_after_the_first_reads_only_the_change_log(tmp_path, corpus, monkeypatch):
     with Store(tmp_path / "s.db") as store, Store(tmp_path / "s.db") as writer:
-        store.upsert_many(corpus[:8])
-        engine = Engine(None, store).fit(store.iter_articles())
+        store.articles.upsert_many(corpus[:8])
+        engine = Engine(None, store).fit(store.articles.iter_articles())
         assert sync_with_store(engine, store) == 0  # first sync: every hash compared
 
         def no_full_scan(ids=None):
             assert ids is not None, "a later sync must not read every article's hash"
-            return Store.content_hashes(store, ids)
+            return Articles.content_hashes(store.articles, ids)
 
-        monkeypatch.setattr(store, "content_hashes", no_full_scan)
+        monkeypatch.setattr(store.articles, "content_hashes", no_full_scan)
         assert sync_with_store(engine, store) == 0
-        writer.upsert(corpus[8])  # another process's write
+        writer.articles.upsert(corpus[8])  # another process's write
         changed = corpus[0]
-        writer.upsert(type(changed)(id=changed.id, headline=changed.headline, body="Rewritten: the storm has passed.",
-                                    url=changed.url, published_at=changed.published_at, section=changed.section))
+        writer.articles.upsert(type(changed)(id=changed.id, headline=changed.headline, body="Rewritten: the storm has passed.",
+                                             url=changed.url, published_at=changed.published_at, section=changed.section))
         assert sync_with_store(engine, store) == 2
         assert sync_with_store(engine, store) == 0
         assert "chips-3" in [r.id for r in engine.related("chips-1", 2)]

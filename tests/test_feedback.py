@@ -11,27 +11,28 @@ from recommender.engine import Engine
 from recommender.links import resolve_store
 from recommender.reading_list import story_list
 from recommender import pipeline
-from recommender.store import Feedback, Store
+from recommender.catalogue import Feedback
+from recommender.store import Store
 
 
 @pytest.fixture
 def store(tmp_path, corpus):
     with Store(tmp_path / "s.db") as s:
-        s.upsert_many(corpus)
+        s.articles.upsert_many(corpus)
         resolve_store(s)
         yield s
 
 
 def test_pins_and_blocks_are_stored_replaced_and_removed(store):
     assert store.feedback_for("storm-1") is None
-    store.set_feedback("storm-1", "chips-2", "pin")
-    store.set_feedback("storm-1", "chips-1", "pin")
-    store.set_feedback("storm-1", "storm-2", "block")
+    store.feedback.set("storm-1", "chips-2", "pin")
+    store.feedback.set("storm-1", "chips-1", "pin")
+    store.feedback.set("storm-1", "storm-2", "block")
     assert store.feedback_for("storm-1") == Feedback(("chips-2", "chips-1"), frozenset({"storm-2"}))
-    store.set_feedback("storm-1", "chips-2", "block")  # a pair is pinned or blocked, not both
+    store.feedback.set("storm-1", "chips-2", "block")  # a pair is pinned or blocked, not both
     assert store.feedback_for("storm-1") == Feedback(("chips-1",), frozenset({"storm-2", "chips-2"}))
-    assert store.remove_feedback("storm-1", "chips-1", "pin") and not store.remove_feedback("storm-1", "chips-1")
-    assert store.all_feedback() == [("storm-1", "storm-2", "block"), ("storm-1", "chips-2", "block")]
+    assert store.feedback.remove("storm-1", "chips-1", "pin") and not store.feedback.remove("storm-1", "chips-1")
+    assert store.feedback.all() == [("storm-1", "storm-2", "block"), ("storm-1", "chips-2", "block")]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -41,14 +42,14 @@ def test_pins_and_blocks_are_stored_replaced_and_removed(store):
 ])
 def test_bad_feedback_is_refused(store, args, message):
     with pytest.raises(ValueError, match=message):
-        store.set_feedback(*args)
+        store.feedback.set(*args)
 
 
 def test_engine_honours_pins_and_blocks(store):
-    engine = Engine(None, store).fit(store.iter_articles())
+    engine = Engine(None, store).fit(store.articles.iter_articles())
     assert {r.id for r in engine.related("storm-1", 2)} == {"storm-2", "storm-3"}
-    store.set_feedback("storm-1", "storm-2", "block")
-    store.set_feedback("storm-1", "chips-3", "pin")
+    store.feedback.set("storm-1", "storm-2", "block")
+    store.feedback.set("storm-1", "chips-3", "pin")
     ranking = engine.related("storm-1", 2)
     assert [r.id for r in ranking] == ["chips-3", "storm-3"] and ranking[0].reason == "pinned by an editor"
     assert "storm-2" not in [r.id for r in engine.related("storm-1", 8)]
@@ -64,12 +65,12 @@ def test_engine_honours_pins_and_blocks(store):
 
 def test_blocks_hold_with_the_link_model(tmp_path):
     with Store(tmp_path / "m.db") as s:
-        s.upsert_many(linked_corpus())
+        s.articles.upsert_many(linked_corpus())
         resolve_store(s)
-        engine = Engine(None, s).fit(s.iter_articles())
+        engine = Engine(None, s).fit(s.articles.iter_articles())
         assert engine.model_active
         first = engine.related("s4-d59", 1)[0].id
-        s.set_feedback("s4-d59", first, "block")
+        s.feedback.set("s4-d59", first, "block")
         assert first not in [r.id for r in engine.related("s4-d59", 10)]
 
 
@@ -107,8 +108,8 @@ def test_the_service_applies_a_pin_at_once(make_app, service_db):
     url = "/v1/articles/storm-1/related?k=2"
     assert client.get(url).get_json()["related"][0]["id"] != "chips-3"
     with Store(service_db) as store:
-        store.set_feedback("storm-1", "chips-3", "pin")
+        store.feedback.set("storm-1", "chips-3", "pin")
     assert client.get(url).get_json()["related"][0]["id"] == "chips-3"  # the cached ranking was dropped
     with Store(service_db) as store:
-        store.set_feedback("storm-1", "chips-3", "block")
+        store.feedback.set("storm-1", "chips-3", "block")
     assert "chips-3" not in [r["id"] for r in client.get(url).get_json()["related"]]

@@ -86,8 +86,8 @@ def test_ingest_feeds_is_idempotent_and_updates_exactly_the_changed_item(tmp_pat
     from recommender.store import Store
 
     with Store(tmp_path / "store.db", create=False) as store:
-        barrier = store.find_by_canonical_url("https://gazette.example/local/flood-barrier")
-        assert store.get(barrier).body.endswith("Work starts in March.")
+        barrier = store.articles.find_by_canonical_url("https://gazette.example/local/flood-barrier")
+        assert store.articles.get(barrier).body.endswith("Work starts in March.")
 
 
 def test_xml_is_told_apart_by_its_root(tmp_path):

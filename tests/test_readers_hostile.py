@@ -282,4 +282,4 @@ def test_a_full_disk_while_saving_the_model_after_ingest_is_one_line_and_keeps_t
     assert len(lines) == 1 and "disk full while saving the model's new version" in lines[0], result.output
     assert artifacts.current(root) == served and list(root.glob(".v*.partial")) == []
     with Store(tmp_path / "store.db") as store:
-        assert store.count() == len(corpus)  # the articles themselves are stored
+        assert store.articles.count() == len(corpus)  # the articles themselves are stored

@@ -278,7 +278,7 @@ def test_reload_swaps_in_the_newest_artifact(app, client, auth, service_db):
     before = client.get(RELATED).get_json()["model_version"]
     old = app.extensions["readalso"].current()
     with Store(service_db) as store:
-        newer = save_engine(Engine(None, store).fit(store.iter_articles()), service_db.with_suffix(".artifacts")).name
+        newer = save_engine(Engine(None, store).fit(store.articles.iter_articles()), service_db.with_suffix(".artifacts")).name
     assert client.get(RELATED).get_json()["model_version"] == before  # built is not served until reloaded
     response = client.post("/v1/admin/reload", headers=auth)
     assert response.status_code == 200
@@ -293,7 +293,7 @@ def test_reload_swaps_in_the_newest_artifact(app, client, auth, service_db):
 def test_reload_refuses_a_broken_artifact_and_keeps_serving(app, client, auth, service_db):
     serving = client.get(RELATED).get_json()
     with Store(service_db) as store:
-        broken = save_engine(Engine(None, store).fit(store.iter_articles()), service_db.with_suffix(".artifacts"))
+        broken = save_engine(Engine(None, store).fit(store.articles.iter_articles()), service_db.with_suffix(".artifacts"))
     data = broken / "matrix_data.npy"
     data.write_bytes(data.read_bytes()[:-8] + b"\x00" * 8)  # corrupt the arrays: the checksum no longer matches
     error = error_of(client.post("/v1/admin/reload", headers=auth), 422, "artifact_refused")
@@ -307,7 +307,7 @@ def test_a_request_in_flight_finishes_on_the_model_it_started_with(app, client, 
     holder = app.extensions["readalso"]
     started = holder.current()
     with Store(service_db) as store:
-        newer = save_engine(Engine(None, store).fit(store.iter_articles()), service_db.with_suffix(".artifacts")).name
+        newer = save_engine(Engine(None, store).fit(store.articles.iter_articles()), service_db.with_suffix(".artifacts")).name
     real = started.engine.related
 
     def reload_meanwhile(*args, **kwargs):
@@ -336,7 +336,7 @@ def test_workers_follow_writes_and_reloads_of_another_process(make_app, auth, se
     assert "storm-rebuild" in {i["id"] for i in two.get("/v1/articles/storm-2/related?k=5").get_json()["related"]}
     assert two.get("/v1/articles/storm-rebuild/related").status_code == 200
     with Store(service_db) as store:
-        newer = save_engine(Engine(None, store).fit(store.iter_articles()), service_db.with_suffix(".artifacts")).name
+        newer = save_engine(Engine(None, store).fit(store.articles.iter_articles()), service_db.with_suffix(".artifacts")).name
     assert one.post("/v1/admin/reload", headers=auth).get_json()["version"] == newer
     assert two.get(RELATED).get_json()["model_version"] == newer
 
@@ -353,7 +353,7 @@ def test_events_are_counted(client, service_db):
     response = client.post("/v1/events", data=json.dumps(click), content_type="text/plain;charset=UTF-8")
     assert response.status_code == 202 and response.get_json() == {"stored": 1, "dropped": 0}
     with Store(service_db) as store:
-        events = store.events(article_id="storm-1")
+        events = store.events.query(article_id="storm-1")
     assert [(e["type"], e["target_id"], e["position"], e["count"]) for e in events] == \
            [("impression", "storm-2", 1, 2), ("impression", "storm-3", 2, 2), ("click", "storm-3", 2, 1)]
     assert events[0]["day"] == datetime.now(timezone.utc).date().isoformat()
@@ -386,7 +386,7 @@ def test_readyz_and_healthz(client):
 
 def test_readyz_when_the_store_is_unreachable(app, client, monkeypatch):
     store = app.extensions["readalso"].current().store
-    monkeypatch.setattr(store, "count", lambda: (_ for _ in ()).throw(sqlite3.OperationalError("disk gone")))
+    monkeypatch.setattr(store.articles, "count", lambda: (_ for _ in ()).throw(sqlite3.OperationalError("disk gone")))
     error = error_of(client.get("/readyz"), 503, "not_ready")
     assert "disk gone" in error["message"]
 

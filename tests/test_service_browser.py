@@ -93,8 +93,8 @@ def test_widget_renders_the_api_answer_safely_and_reports_clicks(live_server, br
     deadline = time.monotonic() + 10
     while True:
         with Store(live_server.db) as store:
-            clicks = store.events(type="click", article_id="storm-1")
-            impressions = store.events(type="impression", article_id="storm-1")
+            clicks = store.events.query(type="click", article_id="storm-1")
+            impressions = store.events.query(type="impression", article_id="storm-1")
         if clicks or time.monotonic() > deadline:
             break
         time.sleep(0.1)
@@ -149,9 +149,9 @@ def demo_server(tmp_path_factory):
         pytest.skip(f"no demo corpus under {DEMO}")
     db = tmp_path_factory.mktemp("demo-site") / "demo.db"
     with Store(db) as store:
-        store.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
+        store.articles.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
         resolve_store(store)
-        save_engine(Engine(None, store).fit(store.iter_articles()), db.with_suffix(".artifacts"))
+        save_engine(Engine(None, store).fit(store.articles.iter_articles()), db.with_suffix(".artifacts"))
     server = LiveServer(db)
     try:
         yield server.wait_ready()
@@ -165,7 +165,7 @@ def test_demo_site_shows_paragraphs_and_its_widget_opens_demo_pages(demo_server,
     page.on("response", lambda response: response.status >= 400 and failed.append(f"{response.status} {response.url}"))
     page.on("console", lambda message: message.type == "error" and failed.append(f"console: {message.text}"))
     with Store(demo_server.db) as store:
-        article = store.get("storm-ardent-04")
+        article = store.articles.get("storm-ardent-04")
     expected_paragraphs = [p.strip() for p in article.body.split("\n") if p.strip()]
     assert len(expected_paragraphs) >= 4
 

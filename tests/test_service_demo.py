@@ -19,9 +19,9 @@ def demo_db(tmp_path):
         pytest.skip(f"no demo corpus under {DEMO}")
     db = tmp_path / "demo.db"
     with Store(db) as store:
-        store.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
+        store.articles.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
         resolve_store(store)
-        save_engine(Engine(None, store).fit(store.iter_articles()), db.with_suffix(".artifacts"))
+        save_engine(Engine(None, store).fit(store.articles.iter_articles()), db.with_suffix(".artifacts"))
     return db
 
 
@@ -36,8 +36,8 @@ def test_demo_corpus_through_the_service(make_app, demo_db):
     items = client.get(f"/v1/articles/{article_id}/related?k=5").get_json()["related"]
     assert len(items) == 5 and all(item["headline"] and item["reason"] for item in items)
     with Store(demo_db) as store:
-        linked = {link.target_id for link in store.get(article_id).read_also} | {
-            source for source, target in store.resolved_links() if target == article_id}
+        linked = {link.target_id for link in store.articles.get(article_id).read_also} | {
+            source for source, target in store.links.resolved() if target == article_id}
     assert linked & {item["id"] for item in items}  # editors' own picks are among the five
 
 
@@ -47,7 +47,7 @@ def test_demo_pages_behave_like_a_site(make_app, demo_db):
     assert icon.status_code == 200 and icon.mimetype == "image/vnd.microsoft.icon"
     assert icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO header
     with Store(demo_db) as store:
-        body = store.get("kestrel-05").body  # an HTML page of the corpus: its id is its URL's slug
+        body = store.articles.get("kestrel-05").body  # an HTML page of the corpus: its id is its URL's slug
     page = client.get("/demo/kestrel-05").get_data(as_text=True)
     paragraphs = [p for p in body.split("\n") if p.strip()]
     assert len(paragraphs) >= 3 and page.count("<p>") == len(paragraphs)

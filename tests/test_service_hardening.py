@@ -178,7 +178,7 @@ def test_events_about_unknown_articles_or_models_or_odd_times_are_dropped(client
     response = client.post("/v1/events", json=[event, impression()])
     assert response.status_code == 202 and response.get_json() == {"stored": 1, "dropped": 1}
     with Store(service_db) as store:
-        assert [(e["article_id"], e["target_id"], e["count"]) for e in store.events()] == [("storm-1", "storm-2", 1)]
+        assert [(e["article_id"], e["target_id"], e["count"]) for e in store.events.query()] == [("storm-1", "storm-2", 1)]
 
 
 @pytest.mark.parametrize("event, parameter", [
@@ -189,21 +189,21 @@ def test_a_malformed_event_refuses_the_beacon(client, service_db, event, paramet
     error_of(client.post("/v1/events", json=[impression(), event]), 422, "unprocessable", f"events[1].{parameter}")
     error_of(client.post("/v1/events", json=[impression()] * (MAX_K + 1)), 422, "unprocessable", "events")
     with Store(service_db) as store:
-        assert store.events() == []
+        assert store.events.query() == []
 
 
 def test_events_of_a_served_or_built_model_are_kept_with_it(client, service_db):
     version = client.get("/readyz").get_json()["model_version"]
     assert client.post("/v1/events", json=[impression(model=version), impression()]).status_code == 202
     with Store(service_db) as store:
-        assert [(e["model_version"], e["count"]) for e in store.events()] == [(version, 2)]
+        assert [(e["model_version"], e["count"]) for e in store.events.query()] == [(version, 2)]
 
 
 def test_events_volume_is_counts_not_rows(client, service_db):
     for _ in range(20):
         assert client.post("/v1/events", json=[impression()] * 50).status_code == 202
     with Store(service_db) as store:
-        rows = store.events()
+        rows = store.events.query()
         table_rows = store._db.execute("SELECT COUNT(*) FROM event_counts").fetchone()[0]
     assert table_rows == 1 and rows[0]["count"] == 1000
 
@@ -211,13 +211,13 @@ def test_events_volume_is_counts_not_rows(client, service_db):
 def test_old_event_days_are_dropped_after_the_retention(tmp_path):
     with Store(tmp_path / "s.db") as store:
         old = datetime(2026, 1, 1, tzinfo=timezone.utc)
-        store.record_events([{"type": "click", "article_id": "a", "target_id": "b", "position": 1}], now=old)
-        store.record_events([{"type": "click", "article_id": "a", "target_id": "b", "position": 1}],
+        store.events.record_many([{"type": "click", "article_id": "a", "target_id": "b", "position": 1}], now=old)
+        store.events.record_many([{"type": "click", "article_id": "a", "target_id": "b", "position": 1}],
                             now=old + timedelta(days=5), retention_days=10)
-        assert [e["day"] for e in store.events()] == ["2026-01-01", "2026-01-06"]
-        store.record_events([{"type": "impression", "article_id": "a"}], now=old + timedelta(days=40),
+        assert [e["day"] for e in store.events.query()] == ["2026-01-01", "2026-01-06"]
+        store.events.record_many([{"type": "impression", "article_id": "a"}], now=old + timedelta(days=40),
                             retention_days=10)
-        assert [(e["day"], e["type"], e["target_id"]) for e in store.events()] == [("2026-02-10", "impression", None)]
+        assert [(e["day"], e["type"], e["target_id"]) for e in store.events.query()] == [("2026-02-10", "impression", None)]
 
 
 def test_events_only_from_configured_origins(make_app):
@@ -243,8 +243,8 @@ def test_a_failed_write_answers_503_and_readyz_follows(app, client, monkeypatch)
 
     assert client.get("/readyz").status_code == 200
     store = app.extensions["readalso"].current().store
-    monkeypatch.setattr(store, "record_events", full)
-    monkeypatch.setattr(store, "upsert_many", full)
+    monkeypatch.setattr(store.events, "record_many", full)
+    monkeypatch.setattr(store.articles, "upsert_many", full)
     response = client.post("/v1/events", json=impression())
     error_of(response, 503, "store_unwritable")
     assert 29 <= int(response.headers["Retry-After"]) <= 30
@@ -356,7 +356,7 @@ def test_ids_with_padding_or_control_characters_are_refused(client, service_db, 
     error_of(client.put(path, json=STORY, headers=AUTH), 422, "unprocessable", "id")
     error_of(client.get(path), 404, "not_found", "id")
     with Store(service_db) as store:
-        assert store.count() == 10
+        assert store.articles.count() == 10
 
 
 @pytest.mark.parametrize("k", ["3_0", "+3", " 3", "٣", "3.0", "0x3", "1" * 30])

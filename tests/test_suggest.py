@@ -37,9 +37,9 @@ def demo_template(tmp_path_factory):
     db = tmp_path_factory.mktemp("demo") / "demo.db"
     with Store(db) as store:
         for folder in ("text", "html"):
-            store.upsert_many(item.article for item in read_path(DEMO / folder) if isinstance(item, Record))
+            store.articles.upsert_many(item.article for item in read_path(DEMO / folder) if isinstance(item, Record))
         resolve_store(store)
-        save_engine(Engine(None, store).fit(store.iter_articles()), db.with_suffix(".artifacts"))
+        save_engine(Engine(None, store).fit(store.articles.iter_articles()), db.with_suffix(".artifacts"))
     return db
 
 
@@ -144,7 +144,7 @@ def _cli():
 # -- the block's content: editor's picks, k, replace, pins, blocks, filters -----------------------
 def test_editor_picks_are_kept_first_and_not_repeated(demo):
     engine, store = demo
-    stored = store.get("storm-ardent-05")
+    stored = store.articles.get("storm-ardent-05")
     draft = STORM_DRAFT.replace("Families still", f"Read also:\n- {stored.headline}\n- An editor's own pick the store does not hold\nFamilies still")
     result = suggest(engine, store, draft, k=5)
     picks = result.picks[0]
@@ -181,8 +181,8 @@ def test_pins_and_blocks_of_the_drafts_id_apply(demo):
                               location="draft", default_id="x").article
     plain = [p.id for p in choose(engine, store, draft, 4)]
     assert "storm-ardent-08" not in plain
-    store.set_feedback("storm-ardent-08", plain[1], "block")
-    store.set_feedback("storm-ardent-08", "rates-03", "pin")
+    store.feedback.set("storm-ardent-08", plain[1], "block")
+    store.feedback.set("storm-ardent-08", "rates-03", "pin")
     picks = choose(engine, store, draft, 4)
     assert picks[0].id == "rates-03" and picks[0].reason == "pinned by an editor"
     assert plain[1] not in {p.id for p in picks}
@@ -192,8 +192,8 @@ def test_filters_and_the_draft_itself(demo):
     engine, store = demo
     picks = choose(engine, store, text_reader.parse(STORM_DRAFT, location="d", default_id="x").article, 4,
                    filters=Filters(section="politics"))
-    assert picks and {store.get(p.id).section for p in picks} == {"politics"}
-    stored = store.get("storm-ardent-03")  # a stored story sent as a draft never suggests itself
+    assert picks and {store.articles.get(p.id).section for p in picks} == {"politics"}
+    stored = store.articles.get("storm-ardent-03")  # a stored story sent as a draft never suggests itself
     assert "storm-ardent-03" not in {p.id for p in choose(engine, store, stored.with_links(()), 5)}
 
 

@@ -11,13 +11,14 @@ no model import.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from recommender.articles import ArticleError
-from recommender.store import SERVED_MODEL, Store, StoreError, default_db_path
+from recommender.store import DEFAULT_DB, SERVED_MODEL, Store, StoreError
 
 # Domain errors of the heavy modules, by name: each can only have been raised once its module is imported.
 _LAZY_USER_ERRORS = (("recommender.artifacts", "ArtifactError"), ("recommender.engine", "UnknownArticle"))
@@ -73,7 +74,7 @@ def cli(ctx: click.Context, db: Path | None, verbose: bool):
       readalso ingest data/demo/text && readalso build && readalso related storm-ardent-01
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = Context(db or default_db_path())
+    ctx.obj = Context(db or Path(os.environ.get("READALSO_DB") or DEFAULT_DB))
 
 
 def refresh_model(db: Path, store: Store) -> int:
@@ -97,7 +98,7 @@ def prune_versions(db: Path, store: Store) -> list[str]:
     nor the newest intact ones (see ``artifacts.prune``)."""
     from recommender import artifacts
 
-    return artifacts.prune(model_root(db), protect=(store.get_meta(SERVED_MODEL),))
+    return artifacts.prune(model_root(db), protect=(store.meta.get(SERVED_MODEL),))
 
 
 def main() -> None:

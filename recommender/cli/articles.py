@@ -81,7 +81,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
                         continue
                     try:
                         article = _distinct_slug_id(store, item.article) if item.id_from_url else item.article
-                        status, article_id = store.upsert(article)
+                        status, article_id = store.articles.upsert(article)
                     except StoreFull as error:
                         full = StoreFull(f"{item.location}: {error}")
                         raise
@@ -141,7 +141,7 @@ def ranking_config(editor_mix: float | None, relatedness_floor: float | None):
 
 def _distinct_slug_id(store: Store, article):
     """An id a reader made from a URL slug, unless another URL's article already holds it."""
-    holder = store.summaries([article.id]).get(article.id)
+    holder = store.articles.summaries([article.id]).get(article.id)
     if holder is None or canonical_url(holder["url"]) == article.canonical_url:
         return article
     return dataclasses.replace(article, id=unique_slug_id(article.id, article.url))
@@ -168,7 +168,7 @@ def build(obj: Context, editor_mix: float | None, relatedness_floor: float | Non
 
     with Store(obj.db, create=False) as store:
         resolve_store(store)
-        engine = Engine(ranking_config(editor_mix, relatedness_floor), store).fit(store.iter_articles())
+        engine = Engine(ranking_config(editor_mix, relatedness_floor), store).fit(store.articles.iter_articles())
         path = save_engine(engine, model_root(obj.db))
         prune_versions(obj.db, store)
     click.echo(f"built {path.name}: {len(engine.index)} articles, {len(engine.vectorizer.vocabulary_)} terms -> {path}")
@@ -238,7 +238,7 @@ def show(obj: Context, article_id: str, as_json: bool):
       readalso show storm-ardent-03 --json
     """
     with Store(obj.db, create=False) as store:
-        article = store.get(article_id)
+        article = store.articles.get(article_id)
     if article is None:
         raise click.ClickException(f"unknown article id {article_id!r}")
     record = {
@@ -284,7 +284,7 @@ def list_articles(obj: Context, section, since, until, has_links, limit, as_json
     if until is not None and (until.hour, until.minute, until.second) == (0, 0, 0):
         until = until.replace(hour=23, minute=59, second=59, microsecond=999999)
     with Store(obj.db, create=False) as store:
-        rows = store.listing(section=section, since=since, until=until, has_links=has_links, limit=limit)
+        rows = store.articles.listing(section=section, since=since, until=until, has_links=has_links, limit=limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -320,11 +320,11 @@ def demo(ctx: click.Context, corpus: Path, k: int):
     ctx.invoke(build)
     store, engine = open_engine(ctx.obj.db)
     with store:
-        linked = store.inbound_counts()
+        linked = store.links.inbound_counts()
         examples = [max(linked, key=linked.get)] if linked else []
-        examples += [a.id for a in store.iter_articles()][-2:]
+        examples += [a.id for a in store.articles.iter_articles()][-2:]
         for article_id in dict.fromkeys(examples):
-            article = store.get(article_id)
+            article = store.articles.get(article_id)
             click.echo(f"\n== {article.headline}  [{article.id}, {article.section}]")
             ranking = engine.related(article_id, k)
             headlines = engine.articles(r.id for r in ranking)

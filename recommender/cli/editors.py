@@ -41,7 +41,7 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
     config = ranking_config(editor_mix, relatedness_floor)
     with Store(obj.db, create=False) as store:
         resolve_store(store)
-        articles = list(store.iter_articles())
+        articles = list(store.articles.iter_articles())
         if not articles:
             raise click.ClickException("the store holds no articles: ingest some first")
         engine = Engine(config, store).fit(articles, validation_share=validation_share, folds=folds, seed=seed)
@@ -112,10 +112,10 @@ def _feedback_command(kind: str):
     def command(obj: Context, source: str, target: str, remove: bool):
         with Store(obj.db, create=False) as store:
             if remove:
-                found = store.remove_feedback(source, target, kind)
+                found = store.feedback.remove(source, target, kind)
                 click.echo(f"removed {kind} {source} -> {target}" if found else f"no {kind} {source} -> {target}")
             else:
-                store.set_feedback(source, target, kind)
+                store.feedback.set(source, target, kind)
                 done = "pinned" if kind == "pin" else "blocked"
                 click.echo(f"{done} {target} {'to' if kind == 'pin' else 'from'} {source}'s list")
     return command
