@@ -172,7 +172,7 @@ def test_only_a_damaged_artifact_is_broken_and_a_bug_while_loading_propagates(se
     root = service_db.with_suffix(".artifacts")
     intact = artifacts.current(root)
     with Store(service_db) as store:
-        newer = Engine.load(intact, store).save(root)
+        newer = save_engine(load_engine(intact, store), root)
         store.meta.set(SERVED_MODEL, None)
     path = newer / "matrix_data.npy"
     path.write_bytes(path.read_bytes()[:-8] + b"\xff" * 8)
@@ -184,7 +184,7 @@ def test_only_a_damaged_artifact_is_broken_and_a_bug_while_loading_propagates(se
     def buggy(*args, **kwargs):
         raise KeyError("a bug in the loader")
 
-    monkeypatch.setattr(Engine, "load", buggy)
+    monkeypatch.setattr(artifacts, "load_engine", buggy)
     with pytest.raises(KeyError, match="a bug in the loader"):
         EngineHolder(service_db, root).start()
     with pytest.raises(KeyError, match="a bug in the loader"):

@@ -393,7 +393,7 @@ def test_readyz_when_the_store_is_unreachable(app, client, monkeypatch):
 
 def test_readyz_does_not_pass_a_bug_off_as_an_unreachable_store(app, client, monkeypatch):
     store = app.extensions["readalso"].current().store
-    monkeypatch.setattr(store, "count", lambda: (_ for _ in ()).throw(KeyError("a bug")))
+    monkeypatch.setattr(store.articles, "count", lambda: (_ for _ in ()).throw(KeyError("a bug")))
     error_of(client.get("/readyz"), 500, "internal_error")
 
 
@@ -462,7 +462,7 @@ def test_k_is_the_library_range_and_may_only_be_lowered(make_app):
 
 def test_metrics_answer_when_the_store_does_not(app, client, monkeypatch):
     store = app.extensions["readalso"].current().store
-    monkeypatch.setattr(store, "get_metas", lambda *keys: (_ for _ in ()).throw(sqlite3.OperationalError("disk gone")))
+    monkeypatch.setattr(store.meta, "get_many", lambda *keys: (_ for _ in ()).throw(sqlite3.OperationalError("disk gone")))
     assert client.get("/metrics").status_code == 200
 
 
