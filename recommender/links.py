@@ -25,7 +25,7 @@ class LinkResolver:
     def __init__(self, *, fuzzy_threshold: float = FUZZY_THRESHOLD):
         self.fuzzy_threshold = fuzzy_threshold
 
-    def fit(self, articles: Iterable[Article] | Iterable[tuple[str, str | None, str]]) -> "LinkResolver":
+    def fit(self, articles: Iterable[Article] | Iterable[tuple[str, str | None, str]]) -> LinkResolver:
         """Index ``Article`` objects, or ``(id, url, headline)`` triples."""
         self.by_url_: dict[str, str] = {}
         self.by_headline_: dict[str, str] = {}

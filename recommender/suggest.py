@@ -19,7 +19,8 @@ as the readers take them for items too, they count among the editor's picks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace as replaced
+from dataclasses import dataclass
+from dataclasses import replace as replaced
 from datetime import datetime
 
 from recommender.articles import Article, ReadAlsoLink

@@ -276,7 +276,7 @@ def _retrieval_keys(ks) -> list[str]:
     keys = []
     for prefix in ("p", "recall", "ndcg", "hit"):
         keys += [f"{prefix}@{k}" for k in ks]
-    return keys + ["mrr", "map", f"ild@{LIST_K}", f"freshness@{LIST_K}"]
+    return [*keys, "mrr", "map", f"ild@{LIST_K}", f"freshness@{LIST_K}"]
 
 
 # --- MIND impressions -------------------------------------------------------------------------
@@ -353,14 +353,16 @@ def evaluate_similarity(task: SimilarityTask, systems: Mapping[str, Ranker], *, 
             continue
         values = np.array([ranker.similarity(a, b) for a, b, _ in
                            _bar(task.pairs, desc=f"{task.name} | {name}", total=len(task.pairs), progress=progress)])
-        if reference in similarities and name.startswith(f"{reference}-") and np.array_equal(values, similarities[reference]):
+        if (reference in similarities and name.startswith(f"{reference}-")
+                and np.array_equal(values, similarities[reference])):
             identical.append(name)  # an ablated signal the text similarity never uses: no row of its own
             continue
         similarities[name] = values
         point = _correlations(human, values)
         metrics = {}
         for key in SIMILARITY_HEADLINE:
-            draws = _bootstrap_pairs(lambda idx: _correlations(human[idx], values[idx])[key], len(values),
+            draws = _bootstrap_pairs(lambda idx, values=values, key=key: _correlations(human[idx], values[idx])[key],
+                                     len(values),
                                      seed=seed, n_resamples=n_resamples)
             low, high = np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any() else (math.nan, math.nan)
             metrics[key] = {"mean": point[key], "low": float(low), "high": float(high)}
@@ -375,7 +377,8 @@ def evaluate_similarity(task: SimilarityTask, systems: Mapping[str, Ranker], *, 
             for key in SIMILARITY_HEADLINE:
                 base = similarities[reference]
                 diff = _correlations(human, values)[key] - _correlations(human, base)[key]
-                draws = _bootstrap_pairs(lambda idx: _correlations(human[idx], values[idx])[key]
+                draws = _bootstrap_pairs(lambda idx, values=values, base=base, key=key:
+                                         _correlations(human[idx], values[idx])[key]
                                          - _correlations(human[idx], base[idx])[key], len(values),
                                          seed=seed, n_resamples=n_resamples)
                 draws = draws[np.isfinite(draws)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
@@ -53,7 +53,7 @@ class ImpressionTask:
 
 def _mind_time(text: str) -> datetime | None:
     try:
-        return datetime.strptime(text.strip(), "%m/%d/%Y %I:%M:%S %p").replace(tzinfo=timezone.utc)
+        return datetime.strptime(text.strip(), "%m/%d/%Y %I:%M:%S %p").replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -69,7 +69,7 @@ def read_mind_news(path: Path | str) -> list[Article]:
             cells = line.rstrip("\n").split("\t")
             if len(cells) < 4:
                 raise ValueError(f"{path}:{number}: expected at least 4 tab-separated columns, got {len(cells)}")
-            news_id, category, subcategory, title = cells[:4]
+            news_id, category, _subcategory, title = cells[:4]
             if news_id in seen or not title.strip():
                 continue
             seen.add(news_id)

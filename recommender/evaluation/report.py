@@ -217,7 +217,8 @@ def render_html(results: dict, *, plots: bool = True) -> str:
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>readalso evaluation</title>"
              f"<style>{_CSS}</style></head><body><h1>readalso evaluation</h1>",
              f"<p class='summary'>{escape(summary_line(results))}</p>",
-             f"<p>Command: <code>{escape(results.get('command', ''))}</code><br>Created {escape(results.get('created', ''))}."
+             f"<p>Command: <code>{escape(results.get('command', ''))}</code><br>"
+             f"Created {escape(results.get('created', ''))}."
              " Cells: mean [95% bootstrap interval]; * p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001 against the reference"
              " (paired over the same queries).</p>"]
     for task in results["tasks"]:
@@ -244,7 +245,8 @@ def summary_line(results: dict) -> str:
         reference = task.get("reference") if task.get("reference") in systems else next(iter(systems), None)
         if reference is None:
             continue
-        text = f"{task['name']} {_LABELS.get(key, key)} {reference} {_number(systems[reference]['metrics'][key]['mean'])}"
+        reference_mean = _number(systems[reference]["metrics"][key]["mean"])
+        text = f"{task['name']} {_LABELS.get(key, key)} {reference} {reference_mean}"
         others = {n: s["metrics"][key]["mean"] for n, s in systems.items()
                   if not n.startswith(reference) and s["metrics"][key]["mean"] is not None
                   and not math.isnan(s["metrics"][key]["mean"])}

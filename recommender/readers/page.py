@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
@@ -64,7 +64,8 @@ def _links_in(block: Tag, base: str) -> list[dict]:
         headline = _text(anchor)
         href = anchor.get("href")
         if headline:
-            items.append({"headline": headline, "url": urljoin(base, href.strip()) if isinstance(href, str) and href.strip() else None})
+            url = urljoin(base, href.strip()) if isinstance(href, str) and href.strip() else None
+            items.append({"headline": headline, "url": url})
     if not items:  # a plain list of headlines
         items = [{"headline": _text(li)} for li in block.find_all("li") if _text(li)]
     return items
