@@ -80,7 +80,7 @@ class LinkModel(BaseEstimator):
         regression.fit(self._standardised(X), y)
         self.coef_ = regression.coef_.ravel().astype(np.float64)
         self.intercept_ = float(regression.intercept_[0])
-        self.calibration_ = (1.0, 0.0)
+        self.calibration_: tuple[float, ...] = (1.0, 0.0)
         self.blend_ = 0.0
         return self
 

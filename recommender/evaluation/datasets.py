@@ -420,8 +420,8 @@ def _article_from_record(record: dict, row: int) -> Article:
     for item in record.get("read_also") or []:
         if isinstance(item, str):
             links.append(ReadAlsoLink(headline=item))
-        elif isinstance(item, dict) and (item.get("headline") or item.get("title")):
-            links.append(ReadAlsoLink(headline=item.get("headline") or item.get("title"), url=item.get("url"),
+        elif isinstance(item, dict) and (headline := item.get("headline") or item.get("title")):
+            links.append(ReadAlsoLink(headline=headline, url=item.get("url"),
                                       target_id=item.get("target_id") or item.get("id")))
     return Article(id=str(record.get("id") or record.get("article_id") or f"demo-{row}"),
                    headline=record.get("headline") or record.get("title") or "",

@@ -8,10 +8,14 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from recommender.evaluation.stats import significance_mark
+
+if TYPE_CHECKING:
+    from matplotlib.colors import ListedColormap
 
 __all__ = ["write_json", "read_json", "render_markdown", "render_html", "summary_line", "task_table", "write_reports"]
 
@@ -138,7 +142,8 @@ def _plots(task: dict) -> list[tuple[str, str]]:
     images = []
     if task["kind"] == "retrieval":
         figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-        colours = plt.get_cmap("tab20").colors  # more systems than the default ten colours
+        # more systems than the default ten colours; tab20 is a ListedColormap
+        colours = cast("list[tuple[float, float, float]]", cast("ListedColormap", plt.get_cmap("tab20")).colors)
         for number, name in enumerate(names):
             for axis, prefix in zip(axes, ("ndcg", "recall")):
                 means = [systems[name]["metrics"][f"{prefix}@{k}"]["mean"] for k in task["ks"]]
@@ -193,11 +198,11 @@ def _plots(task: dict) -> list[tuple[str, str]]:
         metrics = task["headline"][:4]
         figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2), squeeze=False)
         for axis, key in zip(axes[0], metrics):
-            means = np.array([systems[n]["metrics"][key]["mean"] for n in names], dtype=float)
+            centre = np.array([systems[n]["metrics"][key]["mean"] for n in names], dtype=float)
             low = np.array([systems[n]["metrics"][key]["low"] for n in names], dtype=float)
             high = np.array([systems[n]["metrics"][key]["high"] for n in names], dtype=float)
-            errors = np.nan_to_num(np.vstack([means - low, high - means]).clip(min=0))
-            axis.barh(range(len(names)), np.nan_to_num(means), xerr=errors, capsize=2)
+            errors = np.nan_to_num(np.vstack([centre - low, high - centre]).clip(min=0))
+            axis.barh(range(len(names)), np.nan_to_num(centre), xerr=errors, capsize=2)
             axis.set_yticks(range(len(names)), names if axis is axes[0][0] else [""] * len(names), fontsize=7)
             axis.invert_yaxis()
             axis.set_title(_LABELS.get(key, key), fontsize=9)
@@ -251,7 +256,7 @@ def summary_line(results: dict) -> str:
                   if not n.startswith(reference) and s["metrics"][key]["mean"] is not None
                   and not math.isnan(s["metrics"][key]["mean"])}
         if others:
-            best = max(others, key=others.get)
+            best = max(others, key=lambda n: others[n])
             text += f" vs {best} {_number(others[best])}"
         pieces.append(text)
     skipped = [s["name"] for s in results.get("skipped", [])]
