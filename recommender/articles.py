@@ -7,7 +7,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -39,7 +39,7 @@ class Limits:
     max_read_also: int = 100
 
     @classmethod
-    def from_env(cls, environ=None) -> "Limits":
+    def from_env(cls, environ=None) -> Limits:
         environ = os.environ if environ is None else environ
         values = {}
         for item in fields(cls):
@@ -123,7 +123,7 @@ def check_url(url) -> str:
     return text
 
 
-def check_limits(article: "Article", caps: Limits | None = None) -> "Article":
+def check_limits(article: Article, caps: Limits | None = None) -> Article:
     """``article`` if it is within the size caps, else ``ArticleError`` giving the size and the cap."""
     caps = caps or limits()
     checks = (("headline", len(article.headline), caps.max_headline_chars, "characters"),
@@ -230,15 +230,15 @@ class Article:
                 "read_also": [{"headline": link.headline, "url": link.url, "target_id": link.target_id}
                               for link in self.read_also]}
 
-    def with_links(self, links) -> "Article":
+    def with_links(self, links) -> Article:
         return replace(self, read_also=tuple(links))
 
 
 def as_utc(moment: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def parse_datetime(value) -> datetime | None:
@@ -254,7 +254,7 @@ def parse_datetime(value) -> datetime | None:
     text = str(value).strip()
     if re.fullmatch(r"\d{4}/\d{1,2}/\d{1,2}", text):
         year, month, day = (int(part) for part in text.split("/"))
-        return datetime(year, month, day, tzinfo=timezone.utc)
+        return datetime(year, month, day, tzinfo=UTC)
     try:
         return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:

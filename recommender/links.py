@@ -25,14 +25,15 @@ class LinkResolver:
     def __init__(self, *, fuzzy_threshold: float = FUZZY_THRESHOLD):
         self.fuzzy_threshold = fuzzy_threshold
 
-    def fit(self, articles: Iterable[Article] | Iterable[tuple[str, str | None, str]]) -> "LinkResolver":
+    def fit(self, articles: Iterable[Article] | Iterable[tuple[str, str | None, str]]) -> LinkResolver:
         """Index ``Article`` objects, or ``(id, url, headline)`` triples."""
         self.by_url_: dict[str, str] = {}
         self.by_headline_: dict[str, str] = {}
         for item in articles:
             article_id, url, headline = (item.id, item.url, item.headline) if isinstance(item, Article) else item
-            if url and canonical_url(url):
-                self.by_url_.setdefault(canonical_url(url), article_id)
+            url_key = canonical_url(url) if url else None
+            if url_key:
+                self.by_url_.setdefault(url_key, article_id)
             self.by_headline_.setdefault(normalise_headline(headline), article_id)
         self.headline_keys_: Sequence[str] = list(self.by_headline_)
         return self
@@ -40,7 +41,8 @@ class LinkResolver:
     def resolve(self, link: ReadAlsoLink, *, source_id: str | None = None) -> Resolution:
         """Where the link points; an article never resolves a link to itself."""
         if link.url:
-            target = self.by_url_.get(canonical_url(link.url))
+            url_key = canonical_url(link.url)
+            target = self.by_url_.get(url_key) if url_key else None
             if target and target != source_id:
                 return Resolution(target, "url")
         key = normalise_headline(link.headline)

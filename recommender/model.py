@@ -65,7 +65,7 @@ class LinkModel(BaseEstimator):
         neutral (0 after standardising): neither for nor against the pair."""
         return (np.where(np.isnan(X), self.mean_, X) - self.mean_) / self.scale_
 
-    def fit(self, X, y) -> "LinkModel":
+    def fit(self, X, y) -> LinkModel:
         """Learn from pair features ``X`` (rows x FEATURES) and labels ``y`` (1 = an editor linked the pair)."""
         X, y = self._check_X(X), np.asarray(y, dtype=np.int64)
         if len(X) != len(y):
@@ -80,7 +80,7 @@ class LinkModel(BaseEstimator):
         regression.fit(self._standardised(X), y)
         self.coef_ = regression.coef_.ravel().astype(np.float64)
         self.intercept_ = float(regression.intercept_[0])
-        self.calibration_ = (1.0, 0.0)
+        self.calibration_: tuple[float, ...] = (1.0, 0.0)
         self.blend_ = 0.0
         return self
 
@@ -88,7 +88,7 @@ class LinkModel(BaseEstimator):
         check_is_fitted(self, "coef_")
         return self._standardised(self._check_X(X)) @ self.coef_ + self.intercept_
 
-    def calibrate(self, X, y) -> "LinkModel":
+    def calibrate(self, X, y) -> LinkModel:
         """Platt scaling on held-out pairs: ``p = sigmoid(a * decision + b)``. Needs both labels; else unchanged."""
         y = np.asarray(y, dtype=np.int64)
         if set(np.unique(y)) == {0, 1}:
@@ -126,7 +126,7 @@ class LinkModel(BaseEstimator):
         return params, {"model_mean": self.mean_, "model_scale": self.scale_, "model_coef": self.coef_}
 
     @classmethod
-    def from_state(cls, params: Mapping, arrays: Mapping[str, np.ndarray]) -> "LinkModel":
+    def from_state(cls, params: Mapping, arrays: Mapping[str, np.ndarray]) -> LinkModel:
         model = cls(features=tuple(params["features"]), C=params["C"], class_weight=params["class_weight"],
                     max_iter=params["max_iter"])
         model.mean_ = np.asarray(arrays["model_mean"], dtype=np.float64)

@@ -19,8 +19,10 @@ as the readers take them for items too, they count among the editor's picks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace as replaced
+from dataclasses import dataclass
+from dataclasses import replace as replaced
 from datetime import datetime
+from typing import Any
 
 from recommender.articles import Article, ReadAlsoLink
 from recommender.ranking import Filters
@@ -134,7 +136,7 @@ def suggest(engine, store, source: str, *, shape: str | None = None, name: str |
     blocks = [[pick.link for pick in block] for block in picks]
     if after is None and all(_as_written(draft, block) for draft, block in zip(drafts, blocks)):
         return Suggestion(shape, source, drafts, picks)  # nothing to add: the draft as it came
-    options = {"replace": replace} if shape in ("json", "csv") else {}
+    options: dict[str, Any] = {"replace": replace} if shape in ("json", "csv") else {}
     if shape == "csv":
         options["name"] = name
     document = module.set_blocks(source, blocks, after=after, **options)

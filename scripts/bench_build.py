@@ -16,19 +16,19 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recommender import synthetic  # noqa: E402
-from recommender.articles import Article  # noqa: E402
-from recommender.engine import Engine, EngineConfig  # noqa: E402
+from recommender import synthetic
+from recommender.articles import Article
+from recommender.engine import Engine, EngineConfig
 
 
 def articles(n: int, seed: int = 0) -> list[Article]:
     corpus = synthetic.generate_counts(n, seed=seed)
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     return [Article(id=f"a{i}", headline=" ".join(text.split()[:12]), body=text,
                     published_at=start + timedelta(minutes=15 * i))
             for i, text in enumerate(synthetic.texts(corpus, max_docs=n))]

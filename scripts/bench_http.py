@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def corpus(n: int, seed: int = 0) -> list[dict]:
     background = [f"word{i}" for i in range(5000)]
     weights = [1.0 / (i + 1) for i in range(len(background))]
     stories = max(1, n // 8)
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
     records = []
     for i in range(n):
         story = i % stories

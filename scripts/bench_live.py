@@ -17,17 +17,17 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recommender.cli import open_engine  # noqa: E402
-from recommender.ranking import Filters  # noqa: E402
+from recommender.cli import open_engine
+from recommender.ranking import Filters
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def rankings(engine, ids: list[str]) -> dict[str, list]:

@@ -39,12 +39,12 @@ from sklearn.neighbors import NearestNeighbors
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recommender import synthetic  # noqa: E402
-from recommender.batch import run_batch, score_rows  # noqa: E402
-from recommender.engine import Engine, EngineConfig, candidate_count  # noqa: E402
-from recommender.index import ArticleIndex  # noqa: E402
-from recommender.store import Store  # noqa: E402
-from recommender.vectorize import FieldVectorizer  # noqa: E402
+from recommender import synthetic
+from recommender.batch import run_batch, score_rows
+from recommender.engine import Engine, EngineConfig, candidate_count
+from recommender.index import ArticleIndex
+from recommender.store import Store
+from recommender.vectorize import FieldVectorizer
 
 DAY = 86400.0
 

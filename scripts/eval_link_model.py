@@ -24,9 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from recommender.articles import ReadAlsoLink
 from recommender.engine import EngineConfig
@@ -68,8 +67,8 @@ def cv_folds(names, folds: int, seed: int):
                                                    description=description)
     if "readmore-cv" in names:
         articles, description = datasets.news_readmore_articles(DATA)
-        yield "news-readmore-cv", description, datasets.link_folds(articles, folds=folds, seed=seed, name="news-readmore",
-                                                      description=description)
+        yield "news-readmore-cv", description, datasets.link_folds(
+            articles, folds=folds, seed=seed, name="news-readmore", description=description)
 
 
 def target_rows(task, rankers) -> list[dict]:

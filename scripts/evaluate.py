@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recommender.cli import cli  # noqa: E402
+from recommender.cli import cli
 
 if __name__ == "__main__":
     cli(["evaluate", *sys.argv[1:]], prog_name="readalso")

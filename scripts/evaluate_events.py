@@ -13,10 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recommender.evaluation import datasets, harness  # noqa: E402
-from recommender.evaluation.baselines import PlainTfidfRanker  # noqa: E402
-from recommender.evaluation.runner import DEFAULT_DATA_DIR  # noqa: E402
-from recommender.evaluation.systems import EngineRanker  # noqa: E402
+from recommender.evaluation import datasets, harness
+from recommender.evaluation.baselines import PlainTfidfRanker
+from recommender.evaluation.runner import DEFAULT_DATA_DIR
+from recommender.evaluation.systems import EngineRanker
 
 
 def main(argv=None) -> int:
@@ -33,8 +33,8 @@ def main(argv=None) -> int:
     print(f"{task.name}: {result['n_queries']} queries, {result['n_articles']} articles")
     print(f"{'system':8s}  {'nDCG@10':>22s}  {'MAP':>22s}")
     for name, system in result["systems"].items():
-        cells = [f"{system['metrics'][k]['mean']:.3f} [{system['metrics'][k]['low']:.3f}, {system['metrics'][k]['high']:.3f}]"
-                 for k in ("ndcg@10", "map")]
+        cells = [f"{m['mean']:.3f} [{m['low']:.3f}, {m['high']:.3f}]"
+                 for m in (system["metrics"][k] for k in ("ndcg@10", "map"))]
         print(f"{name:8s}  {cells[0]:>22s}  {cells[1]:>22s}")
     for metric in ("ndcg@10", "map"):
         test = result["paired"]["tfidf"][metric]

@@ -143,7 +143,7 @@ def run(n: int, trials: int, seed: int, workdir: Path, *, linked: bool = True) -
         outcome.update(check_store(db), **check_model(db, holder, "f0"))
         results.append(outcome)
     finish = cli(db, "ingest", str(rest))
-    out, err = finish.communicate()
+    out, _err = finish.communicate()
     results.append({"kind": "ingest again", "returncode": finish.returncode, "summary": out.strip().splitlines()[-1:],
                     **check_store(db)})
     started = time.monotonic()
@@ -165,7 +165,8 @@ def main() -> int:
     parser.add_argument("--articles", type=int, default=5_000)
     parser.add_argument("--trials", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--unlinked", action="store_true", help="Read-also items that resolve to nothing (no link model).")
+    parser.add_argument("--unlinked", action="store_true",
+                        help="Read-also items that resolve to nothing (no link model).")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="readalso-kill9-") as workdir:
         for result in run(options.articles, options.trials, options.seed, Path(workdir), linked=not options.unlinked):

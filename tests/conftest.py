@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from recommender.articles import Article, ReadAlsoLink
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DEMO = REPO / "data" / "demo"
-START = datetime(2026, 10, 1, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
 
 # Three stories of three articles each, in three sections, one a day.
 STORIES = {
@@ -177,7 +177,7 @@ class LiveServer:
                    "--port", str(self.port), "--workers", str(workers)]
         self.process = subprocess.Popen(command, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
 
-    def wait_ready(self, timeout: float = 20.0) -> "LiveServer":
+    def wait_ready(self, timeout: float = 20.0) -> LiveServer:
         import time
         import urllib.request
 

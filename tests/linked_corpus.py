@@ -4,11 +4,11 @@ trending pick (the newest explainer, which shares no words with the stories)."""
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from recommender.articles import Article, ReadAlsoLink
 
-START = datetime(2026, 1, 1, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 STORY_WORDS = [
     "storm flood barrier river coastal evacuation rain surge levee water",
     "mayor election vote ballot recount council campaign cabinet turnout margin",
@@ -50,5 +50,6 @@ def linked_corpus(days: int = 60, hub_every: int = 10, seed: int = 3) -> list[Ar
 
 def without_links_to(articles: list[Article], source: str, prefix: str) -> list[Article]:
     """The corpus with ``source``'s links to ids starting with ``prefix`` removed (held out)."""
-    return [a.with_links([l for l in a.read_also if not (l.target_id or "").startswith(prefix)]) if a.id == source
+    return [a.with_links([link for link in a.read_also if not (link.target_id or "").startswith(prefix)])
+            if a.id == source
             else a for a in articles]

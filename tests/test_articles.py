@@ -3,7 +3,7 @@
 import pytest
 
 from recommender import articles
-from recommender.articles import Article, ArticleError, Limits, ReadAlsoLink, check_id, check_url, check_limits
+from recommender.articles import Article, ArticleError, Limits, ReadAlsoLink, check_id, check_limits, check_url
 from recommender.readers import build_article
 
 
@@ -73,7 +73,8 @@ def test_build_article_drops_a_non_http_read_also_link_but_keeps_the_item():
 
 
 def test_size_caps_name_the_size_the_cap_and_the_setting(monkeypatch):
-    article = Article(id="a", headline="H" * 20, body="b" * 50, read_also=tuple(ReadAlsoLink(f"L{i}") for i in range(3)))
+    article = Article(id="a", headline="H" * 20, body="b" * 50,
+                      read_also=tuple(ReadAlsoLink(f"L{i}") for i in range(3)))
     assert check_limits(article) is article
     with pytest.raises(ArticleError, match=r"headline has 20 characters, over the limit of 10 \(READALSO_MAX_HEADLINE"):
         check_limits(article, Limits(max_headline_chars=10))
@@ -112,8 +113,10 @@ def test_the_service_refuses_a_second_id_for_a_stored_url_and_a_script_url(app):
     client, auth = app.test_client(), {"Authorization": f"Bearer {API_TOKEN}"}
     copy = {"headline": "Copy", "url": "https://news.example/climate/storm-1"}
     response = client.put("/v1/articles/new-one", json=copy, headers=auth)
-    assert response.status_code == 409 and "already stored for article 'storm-1'" in response.get_json()["error"]["message"]
-    response = client.post("/v1/articles", json=[{"id": "fresh", "headline": "Fresh"}, {"id": "n2", **copy}], headers=auth)
+    assert response.status_code == 409
+    assert "already stored for article 'storm-1'" in response.get_json()["error"]["message"]
+    response = client.post("/v1/articles", json=[{"id": "fresh", "headline": "Fresh"}, {"id": "n2", **copy}],
+                           headers=auth)
     assert response.status_code == 409
     assert app.extensions["readalso"].current().store.articles.get("fresh") is None  # all or none
     response = client.put("/v1/articles/x", json={"headline": "H", "url": "javascript:alert(document.domain)"},

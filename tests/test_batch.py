@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ from recommender.engine import Engine
 from recommender.ranking import Filters
 from recommender.store import Store
 
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
 K = 5
 
 
@@ -128,7 +128,8 @@ def test_jsonl_contract(model, tmp_path):
 
 def test_an_interrupted_run_resumes_without_redoing_finished_blocks(model, tmp_path, monkeypatch):
     db, artifact = model
-    batch.run_batch(artifact, db=db, k=K, out=tmp_path / "clean.jsonl", block_rows=16, write_store=False, progress=False)
+    batch.run_batch(artifact, db=db, k=K, out=tmp_path / "clean.jsonl", block_rows=16, write_store=False,
+                    progress=False)
 
     class Interrupted(Exception):
         pass
@@ -146,7 +147,8 @@ def test_an_interrupted_run_resumes_without_redoing_finished_blocks(model, tmp_p
 
     scored = []
     real = batch.score_rows
-    monkeypatch.setattr(batch, "score_rows", lambda engine, rows, k, **options: scored.append(len(rows)) or real(engine, rows, k, **options))
+    monkeypatch.setattr(batch, "score_rows",
+                        lambda engine, rows, k, **options: scored.append(len(rows)) or real(engine, rows, k, **options))
     report = batch.run_batch(artifact, db=db, k=K, out=tmp_path / "resumed.jsonl", block_rows=16, write_store=False,
                              work_dir=work, progress=False)
     assert (report.reused_blocks, report.computed_blocks) == (3, 7)
@@ -168,7 +170,7 @@ def test_since_and_ids_select_articles(model, tmp_path):
     assert [(r["id"], r["score"]) for r in lines[1]["related"]] == [(t, s) for t, s, _, _ in expected["a0007"]]
     with Store(db) as store:
         assert store.lists.counts() == {artifact.name: 12}
-    with pytest.raises(ValueError, match="unknown article id.*'nope'"):
+    with pytest.raises(ValueError, match=r"unknown article id.*'nope'"):
         batch.run_batch(artifact, db=db, k=K, ids=["a0001", "nope"], progress=False)
 
 

@@ -14,7 +14,7 @@ def write_jsonl(path, articles, rename=None):
         for a in articles:
             record = {"id": a.id, "url": a.url, "headline": a.headline, "body": a.body, "section": a.section,
                       "published_at": a.published_at.isoformat(),
-                      "read_also": [{"headline": l.headline, "url": None} for l in a.read_also]}
+                      "read_also": [{"headline": link.headline, "url": None} for link in a.read_also]}
             handle.write(json.dumps({rename.get(k, k): v for k, v in record.items()}) + "\n")
 
 

@@ -14,7 +14,7 @@ import pytest
 from recommender import batch
 
 pytest.importorskip("distributed")
-from test_batch import K, live_lists, model  # noqa: E402,F401  (the store-and-model fixture)
+from test_batch import K, live_lists, model  # noqa: F401  (the store-and-model fixture)
 
 pytestmark = pytest.mark.slow
 

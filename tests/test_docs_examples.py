@@ -175,7 +175,8 @@ class Shell:
 
     def __init__(self, folder: Path, ports: dict[str, int]):
         self.folder, self.ports = folder, ports
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("READALSO_", "PROMETHEUS_", "VIRTUAL_ENV"))}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("READALSO_", "PROMETHEUS_", "VIRTUAL_ENV"))}
         self.servers: list[subprocess.Popen] = []
         self.failures: list[str] = []
 
@@ -196,7 +197,8 @@ class Shell:
             return None
         print(f"{where}: {time.monotonic() - started:5.1f} s  rc {done.returncode}  {command}")
         if done.returncode != 0:
-            self.failures.append(f"{where}: `{command}` exited {done.returncode}:\n{(done.stdout + done.stderr)[-2000:]}")
+            output = (done.stdout + done.stderr)[-2000:]
+            self.failures.append(f"{where}: `{command}` exited {done.returncode}:\n{output}")
             return None
         return done.stdout
 
@@ -285,7 +287,8 @@ def test_every_readme_and_help_example_runs_as_written(demo):
         if len(argv) == 2 and not argv[1].startswith("-"):  # a command named in prose: it must exist
             assert argv[1] in cli.commands, command
             continue
-        expanded = [command.replace("COMMAND", name) for name in sorted(cli.commands)] if "COMMAND" in argv else [command]
+        expanded = ([command.replace("COMMAND", name) for name in sorted(cli.commands)] if "COMMAND" in argv
+                    else [command])
         for one in expanded:
             shell.run("README.md (inline)", one)
             ran += 1

@@ -69,7 +69,7 @@ def test_mind_impressions_scored(mind_dir):
 
 
 def test_mind_missing_is_a_clear_skip(tmp_path):
-    with pytest.raises(datasets.DatasetMissing, match="news.tsv"):
+    with pytest.raises(datasets.DatasetMissing, match=r"news.tsv"):
         load_mind(tmp_path)
 
 
@@ -95,8 +95,8 @@ def test_harness_on_planted_corpus():
 
 def test_hold_out_links_hides_and_keeps():
     articles = planted_corpus()
-    two = articles[0].with_links(articles[0].read_also + (ReadAlsoLink(headline="b", target_id="budget-0"),))
-    task = datasets.hold_out_links([two] + articles[1:], fraction=0.5, seed=0)
+    two = articles[0].with_links((*articles[0].read_also, ReadAlsoLink(headline="b", target_id="budget-0")))
+    task = datasets.hold_out_links([two, *articles[1:]], fraction=0.5, seed=0)
     hidden = task.relevance["flood-0"]
     assert len(hidden) == 1  # round(0.5 * 2) of the two links
     visible = {link.target_id for link in task.articles[0].read_also}
@@ -112,7 +112,7 @@ def test_strip_marker_with_different_punctuation():
 
 
 def test_demo_loader_resolves_by_headline(tmp_path):
-    rows = [{"id": f"d{i}", "headline": f"Story number {i}", "body": "text", "published_at": "2024-01-0%d" % (i + 1),
+    rows = [{"id": f"d{i}", "headline": f"Story number {i}", "body": "text", "published_at": f"2024-01-0{i + 1}",
              "read_also": [{"headline": f"Story number {(i + 1) % 3}"}]} for i in range(3)]
     path = tmp_path / "articles.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")

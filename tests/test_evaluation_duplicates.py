@@ -1,6 +1,6 @@
 """Duplicate-aware evaluation: wire copies count as one story (hand-computed)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from recommender.articles import Article
 from recommender.evaluation import metrics as m
@@ -24,7 +24,7 @@ def test_merge_duplicates_counts_each_story_once():
 
 
 def test_duplicate_groups_join_reprints_only():
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
     body = "Erie smashes its snowfall record with flakes still falling on the lake shore towns."
     articles = [
         Article(id="ap", headline="Erie smashes snowfall record", body=body, published_at=when),

@@ -55,7 +55,7 @@ def test_fold_engine_learns_only_from_the_other_folds_links():
 
 def test_link_folds_checks_the_number_of_folds():
     articles = linked_corpus(days=10)
-    with pytest.raises(ValueError, match="folds must be in 2..10"):
+    with pytest.raises(ValueError, match=r"folds must be in 2..10"):
         datasets.link_folds(articles, folds=11)
     with pytest.raises(ValueError, match="got 1"):
         datasets.link_folds(articles, folds=1)

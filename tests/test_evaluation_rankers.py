@@ -1,17 +1,23 @@
 """One contract, one suite: every ranker the harness runs passes the same tests."""
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
 from sklearn.exceptions import NotFittedError
 
 from recommender.articles import Article, ReadAlsoLink
-from recommender.evaluation.baselines import (BM25MLTRanker, MostLinkedRanker, MostRecentRanker, PlainTfidfRanker,
-                                              RandomRanker, mlt_terms)
+from recommender.evaluation.baselines import (
+    BM25MLTRanker,
+    MostLinkedRanker,
+    MostRecentRanker,
+    PlainTfidfRanker,
+    RandomRanker,
+    mlt_terms,
+)
 
-START = datetime(2024, 3, 1, tzinfo=timezone.utc)
+START = datetime(2024, 3, 1, tzinfo=UTC)
 TOPICS = {
     "flood": "river flood rain water levels rescue teams evacuate homes flood defences river",
     "budget": "finance minister budget tax spending deficit parliament vote budget tax",
@@ -119,7 +125,7 @@ def test_most_recent_only_looks_back(corpus):
 
 def test_most_linked_puts_the_most_linked_first():
     articles = planted_corpus()
-    extra = [a.with_links(a.read_also + (ReadAlsoLink(headline="x", target_id="budget-3"),)) for a in articles[:3]]
+    extra = [a.with_links((*a.read_also, ReadAlsoLink(headline="x", target_id="budget-3"))) for a in articles[:3]]
     articles = extra + articles[3:]
     ranked = MostLinkedRanker().fit(articles).rank("flood-0", k=2)
     assert ranked.ids[0] == "budget-3"  # 3 extra in-links + its own story's link

@@ -7,8 +7,19 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.articles import Article, site_of
-from recommender.features import (FEATURES, LinkGraph, Query, age_days, cosines, log_count, near_duplicate,
-                                  pair_features, recency, same_section, same_site)
+from recommender.features import (
+    FEATURES,
+    LinkGraph,
+    Query,
+    age_days,
+    cosines,
+    log_count,
+    near_duplicate,
+    pair_features,
+    recency,
+    same_section,
+    same_site,
+)
 from recommender.index import ArticleIndex
 
 DAY = 86400.0

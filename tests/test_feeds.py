@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -33,9 +33,10 @@ def test_rss_items():
     assert "not a date" in problems["harbour.rss[3]"] and "Lighthouse keeper" in problems["harbour.rss[3]"]
     barrier, ferry, market = articles["harbour.rss[0]"], articles["harbour.rss[1]"], articles["harbour.rss[4]"]
     assert barrier.headline == "Harbour council approves new flood barrier"
-    assert barrier.url == "https://gazette.example/local/flood-barrier" and barrier.id == "flood-barrier"  # the slug, as its saved page gets
-    assert barrier.published_at == datetime(2026, 11, 24, 8, 15, tzinfo=timezone.utc)       # RFC 822
-    assert ferry.published_at == datetime(2026, 11, 23, 16, 40, tzinfo=timezone.utc)        # +0100 to UTC
+    # the slug, as its saved page gets
+    assert barrier.url == "https://gazette.example/local/flood-barrier" and barrier.id == "flood-barrier"
+    assert barrier.published_at == datetime(2026, 11, 24, 8, 15, tzinfo=UTC)       # RFC 822
+    assert ferry.published_at == datetime(2026, 11, 23, 16, 40, tzinfo=UTC)        # +0100 to UTC
     assert barrier.section == "local" and ferry.section == "business" and market.section is None
     assert barrier.language == "en"                                                         # en-gb
     # HTML stripped by the HTML reader: paragraphs are lines, no tags, no script.
@@ -43,7 +44,7 @@ def test_rss_items():
                             "Work starts in spring.")
     # content:encoded preferred to the description; its Read-also aside becomes a link (resolved URL).
     assert ferry.body.startswith("Ferry crews will return to work on Wednesday") and "Read also" not in ferry.body
-    assert [(l.headline, l.url) for l in ferry.read_also] == [
+    assert [(link.headline, link.url) for link in ferry.read_also] == [
         ("Ferry crews walk out over pay", "https://gazette.example/business/ferry-strike-begins")]
 
 
@@ -53,11 +54,11 @@ def test_atom_entries():
     assert list(problems) == ["observatory.atom[2]"] and "no title" in problems["observatory.atom[2]"]
     comet, dome = articles["observatory.atom[0]"], articles["observatory.atom[1]"]
     assert comet.headline == "Comet Ardent-Vale visible at dawn"                      # type="html" title
-    assert comet.published_at == datetime(2026, 11, 25, 4, 30, tzinfo=timezone.utc)   # ISO 8601 with offset
+    assert comet.published_at == datetime(2026, 11, 25, 4, 30, tzinfo=UTC)   # ISO 8601 with offset
     assert comet.body == "The comet rises in the east about an hour before the Sun.\nBinoculars show its green coma."
     assert comet.section == "science"
     assert dome.url is None and dome.id.startswith("g-")          # no link: the id comes from the guid
-    assert dome.published_at == datetime(2026, 11, 20, 12, tzinfo=timezone.utc)    # updated, no published
+    assert dome.published_at == datetime(2026, 11, 20, 12, tzinfo=UTC)    # updated, no published
     assert dome.body == "Engineers replaced two panels of the dome."
     again, _ = split(read_path(FEEDS / "observatory.atom"))
     assert [a.id for a in again.values()] == [a.id for a in articles.values()]
@@ -106,7 +107,7 @@ def test_xml_is_told_apart_by_its_root(tmp_path):
 # -- hostile XML ------------------------------------------------------------------------------
 BOMB = b"""<?xml version="1.0"?>
 <!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;">]>
-<rss version="2.0"><channel><item><title>&c;</title><link>https://x.example/a</link></item></channel></rss>"""
+<rss version="2.0"><channel><item><title>&c;</title><link>https://x.example/a</link></item></channel></rss>"""  # noqa: E501
 EXTERNAL = b"""<?xml version="1.0"?>
 <!DOCTYPE rss [<!ENTITY secret SYSTEM "file:///etc/hostname">]>
 <rss version="2.0"><channel><item><title>&secret;</title><link>https://x.example/a</link></item></channel></rss>"""
@@ -139,7 +140,7 @@ def test_news_sitemap_lists_urls_ids_and_dates():
     assert problems == []
     assert [e.url for e in entries] == ["https://demo.readalso.example/science/kestrel-05",
                                         "https://demo.readalso.example/culture/salt-harvest-05"]
-    assert entries[0].published_at == datetime(2026, 11, 9, 12, tzinfo=timezone.utc)
+    assert entries[0].published_at == datetime(2026, 11, 9, 12, tzinfo=UTC)
     assert entries[0].title.startswith("Kestrel sends first images") and entries[0].language == "en"
     pages, _ = split(read_path(DEMO / "html"))
     assert {e.id for e in entries} == {a.id for a in pages.values()}   # the ids the saved pages get
@@ -155,7 +156,8 @@ def test_saved_pages_are_matched_to_the_sitemap(tmp_path):
                      and "<time" not in line)
     (pages / "kestrel-05.html").write_text(bare, encoding="utf-8")
     shutil.copy(DEMO / "html" / "salt-harvest-05.html", pages / "salt-harvest-05.html")
-    (pages / "section-front.html").write_text("<html><head><title>Science</title></head><body><p>Index.</p></body></html>")
+    (pages / "section-front.html").write_text(
+        "<html><head><title>Science</title></head><body><p>Index.</p></body></html>")
     entries, _ = read_sitemap(DEMO / "html" / "sitemap.xml")
     matcher = SitemapMatcher(entries)
     articles, problems = split(matcher.match(read_path(pages)))

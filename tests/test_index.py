@@ -67,7 +67,8 @@ def test_add_replaces_an_existing_id_and_appends_new_ones():
 
 def test_mask_filters_language_section_and_date():
     index = ArticleIndex(random_rows(4, 5, 3, quantise=False), ["a", "b", "c", "d"],
-                         np.array([0.0, 10.0, np.nan, 20.0]), ["world", "sport", "world", None], ["en", "en", "de", "en"])
+                         np.array([0.0, 10.0, np.nan, 20.0]), ["world", "sport", "world", None],
+                         ["en", "en", "de", "en"])
     assert index.mask(language="en").tolist() == [True, True, False, True]
     assert index.mask(section="World").tolist() == [True, False, True, False]
     assert index.mask(published_after=5.0).tolist() == [False, True, False, True]

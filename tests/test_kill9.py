@@ -1,4 +1,5 @@
-"""kill -9 during ingest, during build and during an artifact save: nothing lost, nothing duplicated, the old model serves."""
+"""kill -9 during ingest, during build and during an artifact save: nothing lost, nothing duplicated, the old model
+serves."""
 
 from __future__ import annotations
 

@@ -19,7 +19,8 @@ def test_url_match_ignores_scheme_www_tracking_and_trailing_slash():
 
 
 def test_headline_match_is_case_and_punctuation_insensitive():
-    found = make_resolver().resolve(ReadAlsoLink("EU commission to decide whether to scrap AI liability rules by August!"))
+    found = make_resolver().resolve(
+        ReadAlsoLink("EU commission to decide whether to scrap AI liability rules by August!"))
     assert (found.target_id, found.how) == ("b", "headline")
 
 

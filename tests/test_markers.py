@@ -36,7 +36,8 @@ def test_block_items_may_be_separated_by_blank_lines():
 
 
 def test_label_over_plain_headline_lines():
-    text = "Intro.\nRead more:\nBritish Airways apologizes after passengers complain\nA man got a middle seat and a long paragraph follows here, which is body text.\n"
+    text = ("Intro.\nRead more:\nBritish Airways apologizes after passengers complain\n"
+            "A man got a middle seat and a long paragraph follows here, which is body text.\n")
     result = extract(text)
     assert headlines(result) == ["British Airways apologizes after passengers complain"]
     assert result.body.startswith("Intro.\nA man got")
@@ -45,7 +46,8 @@ def test_label_over_plain_headline_lines():
 @pytest.mark.parametrize(
     ("text", "headline", "rest"),
     [
-        ("comment on it. READ MORE: Israeli settlement law 'violates rights and dignity' Trump is more sympathetic to Israel.",
+        ("comment on it. READ MORE: Israeli settlement law 'violates rights and dignity'"
+         " Trump is more sympathetic to Israel.",
          "Israeli settlement law 'violates rights and dignity'", "comment on it. Trump is more sympathetic to Israel."),
         ("decades. RELATED: Theresa May in trouble over Trump's UK state visit invite At Mar-a-Lago, Trump is happy.",
          "Theresa May in trouble over Trump's UK state visit invite", "decades. At Mar-a-Lago, Trump is happy."),
@@ -100,7 +102,8 @@ def test_url_after_marker_is_dropped_without_a_link():
 
 
 def test_headline_may_start_with_a_preposition():
-    result = extract("x. READ MORE: In Kenya, doctors' strike leaves a nation ailing KMPDU, which has 5,000 members, wants more.")
+    result = extract("x. READ MORE: In Kenya, doctors' strike leaves a nation ailing KMPDU, which has 5,000 members,"
+                     " wants more.")
     assert [link.headline for link in result.links] == ["In Kenya, doctors' strike leaves a nation ailing"]
 
 

@@ -1,7 +1,7 @@
 """Metrics against values worked out by hand (the arithmetic is in the comments)."""
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -89,7 +89,7 @@ def test_novelty():
 
 
 def test_freshness_days():
-    query = datetime(2020, 1, 10, tzinfo=timezone.utc)
+    query = datetime(2020, 1, 10, tzinfo=UTC)
     items = [query - timedelta(days=4), query + timedelta(days=1), None]
     # ages -4 and +1 days (the undated item is skipped) -> mean -1.5
     assert m.freshness_days(query, items) == pytest.approx(-1.5)

@@ -18,7 +18,7 @@ def test_a_mind_pair_of_missing_news_is_reported_degenerate_not_a_nan_crash(tmp_
     """Used to end with 'Out of range float values are not JSON compliant: nan'."""
     mind = tmp_path / "mind"
     mind.mkdir()
-    (mind / "news.tsv").write_text("".join("\t".join(r + ["[]", "[]"]) + "\n" for r in NEWS), encoding="utf-8")
+    (mind / "news.tsv").write_text("".join("\t".join([*r, "[]", "[]"]) + "\n" for r in NEWS), encoding="utf-8")
     (mind / "behaviors.tsv").write_text("".join("\t".join(r) + "\n" for r in BEHAVIORS), encoding="utf-8")
     result = CliRunner().invoke(cli, ["evaluate", "--tasks", "mind", "--mind-dir", str(mind), "--systems", "tfidf",
                                       "--no-plots", "--quiet", "--resamples", "100",

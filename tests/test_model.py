@@ -9,8 +9,17 @@ from recommender.artifacts import load_engine, save_engine
 from recommender.engine import Engine, EngineConfig
 from recommender.features import FEATURES
 from recommender.model import LinkModel, blend
-from recommender.training import (hide_links, link_triples, make_view, own_links_hidden, own_views, query_pairs, rolling_splits, time_split,
-                                  train_link_model)
+from recommender.training import (
+    hide_links,
+    link_triples,
+    make_view,
+    own_links_hidden,
+    own_views,
+    query_pairs,
+    rolling_splits,
+    time_split,
+    train_link_model,
+)
 
 DAY = 86400.0
 
@@ -46,7 +55,7 @@ def test_model_has_estimator_manners_and_learns_the_signal():
 
 def test_state_round_trip_without_pickle():
     X, y = toy_pairs()
-    model = LinkModel(features=FEATURES[:6] + ("popularity",)).fit(X, y).calibrate(*toy_pairs(seed=1))
+    model = LinkModel(features=(*FEATURES[:6], "popularity")).fit(X, y).calibrate(*toy_pairs(seed=1))
     model.blend_ = 0.4
     params, arrays = model.get_state()
     import json
@@ -79,7 +88,7 @@ def test_training_view_holds_nothing_from_the_validation_period():
         assert before[s] and before[t] and t not in hidden.get(s, ())
     fields = engine._text_fields(articles)
     for row in split.train:
-        rows, X, y = query_pairs(index, fields, view, row, hidden[row], duplicate_threshold=0.9, same_language=True,
+        rows, _X, y = query_pairs(index, fields, view, row, hidden[row], duplicate_threshold=0.9, same_language=True,
                                  pool=20, extras=5)
         assert before[rows].all() and row not in rows
         assert y.sum() == len(hidden[row] & set(np.flatnonzero(before)))

@@ -1,7 +1,7 @@
 """Every reader on hand-made fixtures, the seed article, mapping, bad records and fuzzing."""
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -42,7 +42,7 @@ def test_detect_format(name, expected):
 
 
 def test_detect_format_names_the_file():
-    with pytest.raises(ValueError, match="notes.docx"):
+    with pytest.raises(ValueError, match=r"notes.docx"):
         detect_format("dir/notes.docx")
 
 
@@ -69,7 +69,7 @@ def test_jsonl_records_and_problems_by_line():
     records = {item.location.rsplit(":", 1)[1]: item for item in items}
     first = records["1"].article  # after a UTF-8 byte-order mark
     assert first.id == "5" and first.headline == "Ceasefire talks resume"
-    assert first.published_at == datetime(2025, 3, 18, 9, 30, tzinfo=timezone.utc)
+    assert first.published_at == datetime(2025, 3, 18, 9, 30, tzinfo=UTC)
     assert first.section == "world"
     assert [(link.headline, link.url) for link in first.read_also] == [
         ("Who are the negotiators?", "https://example.com/news/negotiators"),
@@ -78,7 +78,7 @@ def test_jsonl_records_and_problems_by_line():
     ]
     assert first.body == "Talks resumed on Monday.\nNegotiators met for six hours."
     second = records["2"].article
-    assert second.published_at == datetime(2017, 2, 7, tzinfo=timezone.utc)
+    assert second.published_at == datetime(2017, 2, 7, tzinfo=UTC)
     assert [link.headline for link in second.read_also] == ["Parliament returns from recess"]
     assert second.body == "The vote was delayed. The finance minister said the delay was technical."
     problems = {loc: item.reason for loc, item in records.items() if isinstance(item, Problem)}
@@ -117,7 +117,7 @@ def test_mapping_renames_fields_and_numbers_become_text():
     assert item.article.id == "17"
     assert item.article.headline == "Renamed fields work"
     assert item.article.body == "Body from the text field."
-    assert item.article.published_at == datetime(2017, 3, 1, tzinfo=timezone.utc)
+    assert item.article.published_at == datetime(2017, 3, 1, tzinfo=UTC)
     (unmapped,) = read(FIXTURES / "renamed.jsonl")
     assert isinstance(unmapped, Problem) and "headline" in unmapped.reason
 
@@ -142,7 +142,7 @@ def test_slashed_date_with_time(tmp_path):
     path = tmp_path / "slashed.jsonl"
     path.write_text('{"headline": "A", "published_at": "2016/12/30 7:11"}\n')
     (item,) = read(path)
-    assert item.article.published_at == datetime(2016, 12, 30, 7, 11, tzinfo=timezone.utc)
+    assert item.article.published_at == datetime(2016, 12, 30, 7, 11, tzinfo=UTC)
 
 
 # --- CSV --------------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def test_csv_records_problems_and_multiline_cells():
     assert [(link.headline, link.url) for link in a1.read_also] == [
         ("Fourth story", "https://example.com/a4"), ("Second story", None), ("Third story", None)]
     a2 = found["7"].article  # the multi-line record above starts on line 2 and ends on line 6
-    assert a2.published_at == datetime(2025, 1, 3, 9, tzinfo=timezone.utc) and a2.url is None
+    assert a2.published_at == datetime(2025, 1, 3, 9, tzinfo=UTC) and a2.url is None
     a3 = found["8"].article  # no headline: made from the body and marked
     assert (a3.headline, a3.headline_derived) == ("Body without a headline", True)
     assert "JSON" in found["9"].reason
@@ -167,7 +167,8 @@ def test_tsv_and_semicolon_delimiters(tmp_path):
     (tmp_path / "a.tsv").write_text("id\theadline\tbody\n1\tTab story\tText, with comma\n")
     (tmp_path / "b.csv").write_text("id;headline;body\n2;Semicolon story;Text\n")
     items = read(tmp_path)
-    assert [(item.article.id, item.article.headline) for item in items] == [("1", "Tab story"), ("2", "Semicolon story")]
+    assert [(item.article.id, item.article.headline) for item in items] == [
+        ("1", "Tab story"), ("2", "Semicolon story")]
 
 
 def test_empty_csv_is_a_problem(tmp_path):
@@ -184,9 +185,10 @@ def test_text_with_header_block():
     assert article.id == "story-42"
     assert article.headline == "Ministers agree a new climate plan"
     assert article.url == "https://example.com/climate-plan"
-    assert article.published_at == datetime(2025, 4, 1, 8, tzinfo=timezone.utc)
+    assert article.published_at == datetime(2025, 4, 1, 8, tzinfo=UTC)
     assert article.section == "environment" and article.language == "en"
-    assert [link.headline for link in article.read_also] == ["Coal plants to close by 2030", "What the plan means for households"]
+    assert [link.headline for link in article.read_also] == [
+        "Coal plants to close by 2030", "What the plan means for households"]
     assert "Related" not in article.body and "Additional reporting" not in article.body
     assert article.body.endswith("The plan still needs parliamentary approval.")
 
@@ -245,7 +247,7 @@ def test_html_page():
     assert article.headline == "Rail strike called off after late deal"
     assert article.url == "https://example.com/news/rail-strike"
     assert article.id == "rail-strike"  # the URL slug
-    assert article.published_at == datetime(2025, 2, 10, 18, tzinfo=timezone.utc)
+    assert article.published_at == datetime(2025, 2, 10, 18, tzinfo=UTC)
     assert article.section == "business" and article.language == "en"
     assert article.body == ("Unions called off the strike after a late offer.\n"
                             "Trains will run as normal on Monday.\nPassengers welcomed the news.")
@@ -272,7 +274,7 @@ def test_html_headline_from_h1_and_time_element(tmp_path):
                     '<time datetime="2024-05-01">1 mai</time><p>Texte.</p></body></html>')
     (item,) = read(path)
     assert item.article.headline == "Titre" and item.article.language == "fr"
-    assert item.article.published_at == datetime(2024, 5, 1, tzinfo=timezone.utc)
+    assert item.article.published_at == datetime(2024, 5, 1, tzinfo=UTC)
 
 
 # --- directories, forcing, fuzzing ------------------------------------------------------

@@ -35,7 +35,8 @@ def test_a_json_line_nested_100000_deep_is_skipped_with_its_line_and_later_recor
                     + '{"id": "3", "headline": "Third"}\n')
     items = read(path)
     assert [(Path(i.location).name, type(i).__name__) for i in items] == [
-        ("deep.jsonl:1", "Record"), ("deep.jsonl:2", "Problem"), ("deep.jsonl:3", "Problem"), ("deep.jsonl:4", "Record")]
+        ("deep.jsonl:1", "Record"), ("deep.jsonl:2", "Problem"), ("deep.jsonl:3", "Problem"),
+        ("deep.jsonl:4", "Record")]
     assert all("nested too deep" in i.reason for i in items if isinstance(i, Problem))
     result = ingest(tmp_path, path)
     assert result.exit_code == 0 and result.exception is None, result.output
@@ -222,7 +223,8 @@ _TAGS = ("html", "head", "title", "body", "article", "main", "nav", "header", "f
 _ATTRS = st.dictionaries(
     st.sampled_from(["class", "id", "href", "rel", "property", "name", "content", "datetime", "lang"]),
     st.sampled_from(["related", "read-also", "canonical", "og:title", "og:url", "article:published_time",
-                     "javascript:alert(1)", "https://n.example/x", "/rel", "2026-11-27", "en", "", "x\"y"]) | st.text(max_size=10),
+                     "javascript:alert(1)", "https://n.example/x", "/rel", "2026-11-27", "en", "", "x\"y"])
+    | st.text(max_size=10),
     max_size=3)
 
 

@@ -3,7 +3,7 @@ scores and reasons. Known answers on the demo corpus (the project's own writing)
 
 import collections
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +85,7 @@ def test_editors_get_the_share_of_the_list_they_are_given(demo):
 
 
 def test_a_flood_of_near_copies_still_returns_k():
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     base = "harbour crane collapse port kellan dockers strike inquiry cargo ship berth " * 3
     copies = [Article(id=f"copy-{i:02d}", headline=f"Crane collapse at the harbour ({i})", body=base + f"edition {i}",
                       published_at=start + timedelta(hours=i)) for i in range(40)]

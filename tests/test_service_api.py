@@ -7,7 +7,7 @@ import logging
 import re
 import sqlite3
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -158,7 +158,8 @@ NEW_STORY = {"headline": "Storm Ardent: rebuilding the broken flood barriers beg
 
 
 def test_put_article_is_recommendable_at_once(client, auth):
-    assert "storm-rebuild" not in {i["id"] for i in client.get("/v1/articles/storm-2/related?k=5").get_json()["related"]}
+    related = client.get("/v1/articles/storm-2/related?k=5").get_json()["related"]
+    assert "storm-rebuild" not in {i["id"] for i in related}
     response = client.put("/v1/articles/storm-rebuild", json=NEW_STORY, headers=auth)
     assert response.status_code == 201 and response.get_json() == {"id": "storm-rebuild", "status": "new"}
     assert response.headers["Location"] == "/v1/articles/storm-rebuild"
@@ -186,7 +187,8 @@ def test_put_article_errors(client, auth):
 
 def test_post_articles_json_array_and_json_lines(client, auth):
     batch = [{**NEW_STORY, "id": "a-1"}, {"id": "a-2", "headline": "Veltrix chip plant output doubles",
-                                           "body": "chip semiconductor wafer fabrication plant output", "section": "technology"}]
+                                           "body": "chip semiconductor wafer fabrication plant output",
+                                           "section": "technology"}]
     response = client.post("/v1/articles", json=batch, headers=auth)
     assert response.status_code == 200
     assert response.get_json()["counts"] == {"new": 2, "updated": 0, "unchanged": 0}
@@ -349,14 +351,14 @@ def test_events_are_counted(client, service_db):
     assert client.post("/v1/events", json=impressions).status_code == 202
     assert client.post("/v1/events", json=impressions).status_code == 202
     click = {"type": "click", "article": "storm-1", "target": "storm-3", "position": 2,
-             "time": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")}
+             "time": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
     response = client.post("/v1/events", data=json.dumps(click), content_type="text/plain;charset=UTF-8")
     assert response.status_code == 202 and response.get_json() == {"stored": 1, "dropped": 0}
     with Store(service_db) as store:
         events = store.events.query(article_id="storm-1")
     assert [(e["type"], e["target_id"], e["position"], e["count"]) for e in events] == \
            [("impression", "storm-2", 1, 2), ("impression", "storm-3", 2, 2), ("click", "storm-3", 2, 1)]
-    assert events[0]["day"] == datetime.now(timezone.utc).date().isoformat()
+    assert events[0]["day"] == datetime.now(UTC).date().isoformat()
     assert {e["model_version"] for e in events} == {client.get("/readyz").get_json()["model_version"]}
 
 
@@ -414,7 +416,8 @@ def test_metrics_in_prometheus_text_format(client):
     assert found["readalso_http_requests_total", frozenset({route, ("method", "GET"), ("status", "200")})] == 1
     assert found["readalso_http_requests_total", frozenset({route, ("method", "GET"), ("status", "404")})] == 1
     assert found["readalso_http_request_duration_seconds_count", frozenset({route, ("method", "GET")})] == 2
-    assert found["readalso_http_request_duration_seconds_bucket", frozenset({route, ("method", "GET"), ("le", "+Inf")})] == 2
+    labels = frozenset({route, ("method", "GET"), ("le", "+Inf")})
+    assert found["readalso_http_request_duration_seconds_bucket", labels] == 2
     versions = [dict(labels)["version"] for name, labels in found if name == "readalso_model_info"]
     assert len(versions) == 1 and versions[0].startswith("v")
     assert found["readalso_articles", frozenset()] == 10

@@ -70,9 +70,11 @@ def test_widget_renders_the_api_answer_safely_and_reports_clicks(live_server, br
     links = page.locator(".readalso__link")
     assert links.all_text_contents() == [item["headline"] for item in expected]
     # The demo page's embed keeps links on the demo (data-readalso-link="/demo/{id}"), not the stored URLs.
-    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [f"/demo/{item['id']}" for item in expected]
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == [
+        f"/demo/{item['id']}" for item in expected]
     assert page.locator(".readalso h2").text_content() == "Read also"
-    assert page.locator("section.readalso").get_attribute("aria-labelledby") == page.locator(".readalso h2").get_attribute("id")
+    heading_id = page.locator(".readalso h2").get_attribute("id")
+    assert page.locator("section.readalso").get_attribute("aria-labelledby") == heading_id
     # The hostile headline is text: no <img> was created, nothing ran.
     assert page.locator(".readalso img").count() == 0
     assert page.evaluate("document.querySelectorAll('img').length") == 0
@@ -100,7 +102,8 @@ def test_widget_renders_the_api_answer_safely_and_reports_clicks(live_server, br
         time.sleep(0.1)
     assert [(c["target_id"], c["position"]) for c in clicks] == [(target["id"], 2)]
     assert clicks[0]["count"] == 1 and clicks[0]["model_version"].startswith("v")
-    assert [(e["target_id"], e["position"]) for e in impressions] == [(item["id"], i) for i, item in enumerate(expected, 1)]
+    assert [(e["target_id"], e["position"]) for e in impressions] == [
+        (item["id"], i) for i, item in enumerate(expected, 1)]
 
 
 def test_widget_renders_nothing_when_the_api_fails(live_server, browser_page):
@@ -120,7 +123,8 @@ def test_widget_fetches_only_when_scrolled_near(live_server, browser_page):
         html = response.text()
         nonce = re.search(r'<style nonce="([^"]+)"', html).group(1)  # the page's policy allows only its nonce
         spacer = f'<style nonce="{nonce}">#spacer {{ height: 4000px }}</style><div id="spacer"></div>'
-        route.fulfill(response=response, body=html.replace("<div data-readalso-article", spacer + "<div data-readalso-article"))
+        route.fulfill(response=response,
+                      body=html.replace("<div data-readalso-article", spacer + "<div data-readalso-article"))
 
     page.route(re.compile(r".*/demo/election-1$"), long_page)
     fetched = []
@@ -138,11 +142,10 @@ def test_widget_fetches_only_when_scrolled_near(live_server, browser_page):
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
     """gunicorn on the demo corpus (data/demo), as ``bash scripts/demo.sh`` serves it."""
+    from conftest import DEMO
     from recommender.engine import Engine
     from recommender.links import resolve_store
     from recommender.readers import Record, read_path
-
-    from conftest import DEMO
 
     sources = [p for p in (DEMO / "text", DEMO / "html") if p.exists()]
     if not sources:

@@ -8,7 +8,7 @@ import json
 import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from werkzeug.test import EnvironBuilder
@@ -210,7 +210,7 @@ def test_events_volume_is_counts_not_rows(client, service_db):
 
 def test_old_event_days_are_dropped_after_the_retention(tmp_path):
     with Store(tmp_path / "s.db") as store:
-        old = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        old = datetime(2026, 1, 1, tzinfo=UTC)
         store.events.record_many([{"type": "click", "article_id": "a", "target_id": "b", "position": 1}], now=old)
         store.events.record_many([{"type": "click", "article_id": "a", "target_id": "b", "position": 1}],
                             now=old + timedelta(days=5), retention_days=10)

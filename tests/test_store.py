@@ -53,7 +53,7 @@ def test_size_caps_are_checked_on_write(store, monkeypatch):
 
 def test_a_full_disk_rolls_back_the_article_with_its_links(store, corpus):
     store.articles.upsert(corpus[0])
-    store._db.execute("PRAGMA max_page_count = %d" % store._db.execute("PRAGMA page_count").fetchone()[0])
+    store._db.execute(f"PRAGMA max_page_count = {store._db.execute('PRAGMA page_count').fetchone()[0]:d}")
     big = Article(id="big", headline="Big", body=" ".join(f"word{i}" for i in range(20_000)),
                   read_also=(ReadAlsoLink("A linked story"),))
     with pytest.raises(StoreFull, match="disk full while writing"):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 import shutil
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -78,7 +78,7 @@ Engineers will raise the flood walls along the River Osk in Port Kellan after a 
 The crown recovery fund will pay for most of the work, which starts in January and should take two years.
 Families still in temporary housing said the plan came too late for them.
 The council will publish the full review next week.
-"""
+"""  # noqa: E501
 
 
 # -- the seed: text in the seed's own shape ---------------------------------------------------
@@ -145,7 +145,9 @@ def _cli():
 def test_editor_picks_are_kept_first_and_not_repeated(demo):
     engine, store = demo
     stored = store.articles.get("storm-ardent-05")
-    draft = STORM_DRAFT.replace("Families still", f"Read also:\n- {stored.headline}\n- An editor's own pick the store does not hold\nFamilies still")
+    draft = STORM_DRAFT.replace(
+        "Families still",
+        f"Read also:\n- {stored.headline}\n- An editor's own pick the store does not hold\nFamilies still")
     result = suggest(engine, store, draft, k=5)
     picks = result.picks[0]
     assert [p.source for p in picks] == ["editor", "editor", "engine", "engine", "engine"]
@@ -221,13 +223,15 @@ def test_text_keeps_header_headline_blank_lines_label_and_line_endings():
     assert text_writer.set_block(out, LINKS) == out
     bbc = "Short headline here\nFirst paragraph.\nSecond paragraph.\nRead more:\n* Old pick\nThird."
     out = text_writer.set_block(bbc, LINKS, after=1)
-    assert out == "Short headline here\nFirst paragraph.\nRead more:\n* First related story\n* Second one\nSecond paragraph.\nThird."
+    assert out == ("Short headline here\nFirst paragraph.\nRead more:\n* First related story\n* Second one\n"
+                   "Second paragraph.\nThird.")
     crlf = text_writer.set_block("P1.\r\nP2.\r\nP3.\r\n", LINKS)
     assert crlf == "P1.\r\nP2.\r\nRead also:\r\n- First related story\r\n- Second one\r\nP3.\r\n"
 
 
 def test_text_round_trip_through_the_reader():
-    draft = "headline: Barrier vote\n\nThe council voted.\nWork starts in spring.\nRead also:\n- Old pick\nMore text follows.\n"
+    draft = ("headline: Barrier vote\n\nThe council voted.\nWork starts in spring.\nRead also:\n- Old pick\n"
+             "More text follows.\n")
     out = text_writer.set_block(draft, LINKS)
     before = text_reader.parse(draft, location="a", default_id="d").article
     after = text_reader.parse(out, location="b", default_id="d").article
@@ -286,7 +290,8 @@ def test_html_block_escapes_headlines_and_keeps_only_http_links():
     page = (f"<html><head><title>Draft</title><link rel=canonical href='https://news.example/p'></head>"
             f"<body><p>One.</p>{block}</body></html>")
     links = page_reader.parse(page, location="p", default_id="p").article.read_also
-    assert [link.headline for link in links] == ['<img src=x onerror=alert(1)> "Quoted" & more', "Script link", "Relative"]
+    assert [link.headline for link in links] == [
+        '<img src=x onerror=alert(1)> "Quoted" & more', "Script link", "Relative"]
     assert [link.url for link in links] == ['https://news.example/a?x=1&y="2"', None, "https://news.example/world/b"]
 
 
@@ -371,7 +376,8 @@ def test_csv_rows_get_their_read_also_cell(demo, tmp_path):
     out = tmp_path / "out.csv"
     out.write_text(result.document, encoding="utf-8", newline="")
     read = [item.article for item in read_path(out)]
-    assert [[l.headline for l in a.read_also] for a in read] == [[p.headline for p in picks] for picks in result.picks]
+    assert [[link.headline for link in a.read_also] for a in read] == [
+        [p.headline for p in picks] for picks in result.picks]
     assert result.picks[1][0].headline == "Old pick" and len(result.picks[1]) == 3
     assert suggest(engine, store, result.document, name="drafts.csv", k=3).document == result.document
     replaced = suggest(engine, store, source, name="drafts.csv", k=3, replace=True)

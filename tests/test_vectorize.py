@@ -29,7 +29,7 @@ def test_vectors_are_unit_length_float32(corpus):
 def test_headline_weight_changes_the_vector(corpus):
     plain = FieldVectorizer(weights={"headline": 0.0, "lead": 0.0}).fit(corpus).transform(corpus[:1])
     headline = FieldVectorizer(weights={"headline": 3.0}).fit(corpus).transform(corpus[:1])
-    assert abs((plain - headline)).sum() > 0.1
+    assert abs(plain - headline).sum() > 0.1
 
 
 def test_state_round_trip_gives_identical_vectors(corpus):

@@ -19,8 +19,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.articles import Article
 from recommender.ranking import Ranking

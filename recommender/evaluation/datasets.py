@@ -28,14 +28,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from recommender.articles import (Article, ReadAlsoLink, canonical_url, normalise_headline,
-                                  parse_datetime)
+from recommender.articles import Article, ReadAlsoLink, canonical_url, normalise_headline, parse_datetime
 from recommender.evaluation.baselines import article_text
 from recommender.cosine import all_pairs_top_k
 
 __all__ = [
     "DatasetMissing", "RetrievalTask", "SimilarityTask", "load_news_events", "load_distractors",
-    "with_distractors", "with_duplicate_groups", "duplicate_groups", "load_news_readmore", "load_demo_links", "load_sts_headlines", "hold_out_links",
+    "with_distractors", "with_duplicate_groups", "duplicate_groups", "load_news_readmore", "load_demo_links",
+    "load_sts_headlines", "hold_out_links",
     "link_folds", "news_readmore_articles", "demo_link_articles", "load_demo_stories", "STORY_ID",
 ]
 
@@ -180,7 +180,8 @@ def load_distractors(data_dir: Path | str, *, limit: int | None = 20_000, seed: 
 def with_distractors(task: RetrievalTask, distractors: list[Article]) -> RetrievalTask:
     """The same queries and judgements, with unjudged distractors added to the candidates."""
     return replace(task, name=f"{task.name}+distractors",
-                   description=f"{task.description}; plus {len(distractors):,} unrelated Reuters-21578/HuffPost articles",
+                   description=f"{task.description}; plus {len(distractors):,} unrelated Reuters-21578/HuffPost"
+                               " articles",
                    articles=task.articles + tuple(distractors))
 
 
@@ -406,8 +407,10 @@ def demo_link_articles(path: Path | str) -> tuple[list[Article], str]:
     for article in articles:
         links = []
         for link in article.read_also:
-            target = link.target_id or by_url.get(canonical_url(link.url)) or by_headline.get(normalise_headline(link.headline))
-            links.append(replace(link, target_id=target, resolution=link.resolution or ("headline" if target else None)))
+            target = (link.target_id or by_url.get(canonical_url(link.url))
+                      or by_headline.get(normalise_headline(link.headline)))
+            links.append(replace(link, target_id=target,
+                                 resolution=link.resolution or ("headline" if target else None)))
         resolved.append(article.with_links(links))
     return resolved, f"demo corpus Read-also blocks ({path.name})"
 
@@ -417,8 +420,8 @@ def _article_from_record(record: dict, row: int) -> Article:
     for item in record.get("read_also") or []:
         if isinstance(item, str):
             links.append(ReadAlsoLink(headline=item))
-        elif isinstance(item, dict) and (item.get("headline") or item.get("title")):
-            links.append(ReadAlsoLink(headline=item.get("headline") or item.get("title"), url=item.get("url"),
+        elif isinstance(item, dict) and (headline := item.get("headline") or item.get("title")):
+            links.append(ReadAlsoLink(headline=headline, url=item.get("url"),
                                       target_id=item.get("target_id") or item.get("id")))
     return Article(id=str(record.get("id") or record.get("article_id") or f"demo-{row}"),
                    headline=record.get("headline") or record.get("title") or "",
@@ -442,5 +445,6 @@ def load_sts_headlines(data_dir: Path | str, *, splits: tuple[str, ...] = ("trai
                 if len(cells) >= 7 and cells[0] == "main-news" and cells[1] == "headlines":
                     pairs.append((cells[5], cells[6], float(cells[4])))
     return SimilarityTask(name="sts-headlines",
-                          description=f"{len(pairs):,} STS benchmark headline pairs ({'+'.join(splits)}), human score 0-5",
+                          description=f"{len(pairs):,} STS benchmark headline pairs ({'+'.join(splits)}),"
+                                      " human score 0-5",
                           pairs=tuple(pairs))

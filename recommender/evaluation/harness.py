@@ -53,7 +53,7 @@ def _paired(systems: dict, reference: str | None, *, seed: int, n_resamples: int
     if reference not in systems:
         return {}
     base = systems[reference]["per_query"]
-    paired = {}
+    paired: dict[str, dict] = {}
     for name, result in systems.items():
         if name == reference:
             continue
@@ -101,7 +101,10 @@ def evaluate_retrieval(task: RetrievalTask, systems: Mapping[str, Ranker], *, re
         per_query: dict[str, list] = {key: [] for key in _retrieval_keys(ks)}
         if task.groups:
             per_query.update({f"ndcg@{LIST_K} stories": [], "map stories": [], f"same-story@{READER_K}": []})
-        lists, relevant_scores, other_scores, ages = [], [], [], []
+        lists: list[list[str]] = []
+        relevant_scores: list[float] = []
+        other_scores: list[float] = []
+        ages: list[float] = []
         for query in _bar(queries, desc=f"{task.name} | {name}", total=len(queries), progress=progress):
             ranked = ranker.rank(query, k=depth)
             ids = list(ranked.ids)
@@ -171,7 +174,7 @@ def evaluate_reading_lists(task: RetrievalTask, *, k: int = READER_K, seed: int 
     group = (lambda i: task.groups.get(i, i)) if task.groups else (lambda i: i)
     story = {q: {o for o, grade in task.relevance[q].items() if grade >= task.relevant_grade} | {q}
              for q in task.query_ids}
-    catch_up = {"precision": [], "recall": []}
+    catch_up: dict[str, list[float]] = {"precision": [], "recall": []}
     for query in _bar(task.query_ids, desc=f"{task.name} | story catch-up", total=len(task.query_ids),
                       progress=progress):
         listed = [item.id for item in story_list(engine, query).items if item.id != query]
@@ -180,7 +183,7 @@ def evaluate_reading_lists(task: RetrievalTask, *, k: int = READER_K, seed: int 
             continue
         catch_up["precision"].append(float(np.mean([i in story[query] for i in listed])) if listed else 1.0)
         catch_up["recall"].append(len({group(i) for i in listed if i in story[query]} - {group(query)}) / len(others))
-    next_read = {"precision": [], "recall": []}
+    next_read: dict[str, list[float]] = {"precision": [], "recall": []}
     for members in {frozenset(members) for members in story.values() if len(members) >= 3}:
         history = sorted(members, key=lambda i: (engine.index.published[engine.index.row_of[i]], i))[:2]
         listed = [item.id for item in history_list(engine, history, k=k).items]
@@ -276,7 +279,7 @@ def _retrieval_keys(ks) -> list[str]:
     keys = []
     for prefix in ("p", "recall", "ndcg", "hit"):
         keys += [f"{prefix}@{k}" for k in ks]
-    return keys + ["mrr", "map", f"ild@{LIST_K}", f"freshness@{LIST_K}"]
+    return [*keys, "mrr", "map", f"ild@{LIST_K}", f"freshness@{LIST_K}"]
 
 
 # --- MIND impressions -------------------------------------------------------------------------
@@ -290,7 +293,7 @@ def evaluate_impressions(task, systems: Mapping[str, Ranker], *, reference: str 
         started = time.perf_counter()
         ranker.fit(articles)
         fitted = time.perf_counter()
-        per_query = {key: [] for key in IMPRESSION_HEADLINE}
+        per_query: dict[str, list[float]] = {key: [] for key in IMPRESSION_HEADLINE}
         for impression in _bar(task.impressions, desc=f"{task.name} | {name}", total=len(task.impressions),
                                progress=progress):
             history = impression.history[-task.history_window:]
@@ -342,7 +345,9 @@ def evaluate_similarity(task: SimilarityTask, systems: Mapping[str, Ranker], *, 
     texts = sorted({text for a, b, _ in task.pairs for text in (a, b)})
     corpus = [Article(id=f"sts-{i}", headline=text) for i, text in enumerate(texts)]
     human = np.array([score for _, _, score in task.pairs])
-    results, similarities, identical = {}, {}, []
+    results: dict[str, dict] = {}
+    similarities: dict[str, np.ndarray] = {}
+    identical: list[str] = []
     for name, ranker in systems.items():
         started = time.perf_counter()
         ranker.fit(corpus)
@@ -353,20 +358,23 @@ def evaluate_similarity(task: SimilarityTask, systems: Mapping[str, Ranker], *, 
             continue
         values = np.array([ranker.similarity(a, b) for a, b, _ in
                            _bar(task.pairs, desc=f"{task.name} | {name}", total=len(task.pairs), progress=progress)])
-        if reference in similarities and name.startswith(f"{reference}-") and np.array_equal(values, similarities[reference]):
+        if (reference in similarities and name.startswith(f"{reference}-")
+                and np.array_equal(values, similarities[reference])):
             identical.append(name)  # an ablated signal the text similarity never uses: no row of its own
             continue
         similarities[name] = values
         point = _correlations(human, values)
         metrics = {}
         for key in SIMILARITY_HEADLINE:
-            draws = _bootstrap_pairs(lambda idx: _correlations(human[idx], values[idx])[key], len(values),
-                                     seed=seed, n_resamples=n_resamples)
+            def statistic(idx: np.ndarray, values: np.ndarray = values, key: str = key) -> float:
+                return _correlations(human[idx], values[idx])[key]
+
+            draws = _bootstrap_pairs(statistic, len(values), seed=seed, n_resamples=n_resamples)
             low, high = np.nanpercentile(draws, [2.5, 97.5]) if np.isfinite(draws).any() else (math.nan, math.nan)
             metrics[key] = {"mean": point[key], "low": float(low), "high": float(high)}
         results[name] = {"fit_seconds": round(time.perf_counter() - started, 3), "metrics": metrics,
                          "similarity": values.tolist()}
-    paired = {}
+    paired: dict[str, dict] = {}
     if reference in similarities:
         for name, values in similarities.items():
             if name == reference:
@@ -375,9 +383,11 @@ def evaluate_similarity(task: SimilarityTask, systems: Mapping[str, Ranker], *, 
             for key in SIMILARITY_HEADLINE:
                 base = similarities[reference]
                 diff = _correlations(human, values)[key] - _correlations(human, base)[key]
-                draws = _bootstrap_pairs(lambda idx: _correlations(human[idx], values[idx])[key]
-                                         - _correlations(human[idx], base[idx])[key], len(values),
-                                         seed=seed, n_resamples=n_resamples)
+                def difference(idx: np.ndarray, values: np.ndarray = values, base: np.ndarray = base,
+                               key: str = key) -> float:
+                    return _correlations(human[idx], values[idx])[key] - _correlations(human[idx], base[idx])[key]
+
+                draws = _bootstrap_pairs(difference, len(values), seed=seed, n_resamples=n_resamples)
                 draws = draws[np.isfinite(draws)]
                 p = min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))) if draws.size else math.nan
                 low, high = np.percentile(draws, [2.5, 97.5]) if draws.size else (math.nan, math.nan)

@@ -120,7 +120,7 @@ def catalogue_coverage(lists: Iterable[Sequence], catalogue_size: int) -> float:
     """Share of the catalogue that appears in at least one recommendation list."""
     if catalogue_size < 1:
         raise ValueError(f"catalogue_size must be at least 1, got {catalogue_size}")
-    shown = set()
+    shown: set[object] = set()
     for items in lists:
         shown.update(items)
     return len(shown) / catalogue_size
@@ -209,5 +209,5 @@ def impression_ndcg(labels, scores, k: int) -> float:
     y_true, y_score = _impression(labels, scores)
     _check_k(k)
     actual = dcg_at_k(_ordered(y_true, y_score), k)
-    best = dcg_at_k(np.sort(y_true)[::-1], k)
+    best = dcg_at_k(np.sort(y_true)[::-1].tolist(), k)
     return actual / best

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
@@ -53,7 +53,7 @@ class ImpressionTask:
 
 def _mind_time(text: str) -> datetime | None:
     try:
-        return datetime.strptime(text.strip(), "%m/%d/%Y %I:%M:%S %p").replace(tzinfo=timezone.utc)
+        return datetime.strptime(text.strip(), "%m/%d/%Y %I:%M:%S %p").replace(tzinfo=UTC)
     except ValueError:
         return None
 
@@ -69,7 +69,7 @@ def read_mind_news(path: Path | str) -> list[Article]:
             cells = line.rstrip("\n").split("\t")
             if len(cells) < 4:
                 raise ValueError(f"{path}:{number}: expected at least 4 tab-separated columns, got {len(cells)}")
-            news_id, category, subcategory, title = cells[:4]
+            news_id, category, _subcategory, title = cells[:4]
             if news_id in seen or not title.strip():
                 continue
             seen.add(news_id)
@@ -101,6 +101,10 @@ def read_mind_behaviors(path: Path | str) -> list[Impression]:
     return impressions
 
 
+def _sorted_pair(a: str, b: str) -> tuple[str, str]:
+    return (a, b) if a <= b else (b, a)
+
+
 def load_mind(directory: Path | str, *, min_support: int = 1, coclick_window: int = 5, max_queries: int | None = 2000,
               max_impressions: int | None = 5000, seed: int = 0) -> tuple[ImpressionTask, RetrievalTask]:
     """Both MIND ground truths from one ``news.tsv`` + ``behaviors.tsv`` directory.
@@ -115,14 +119,14 @@ def load_mind(directory: Path | str, *, min_support: int = 1, coclick_window: in
     rng = random.Random(seed)
     usable = []
     user_pairs: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    clicks = Counter()
+    clicks: Counter[str] = Counter()
     for impression in read_mind_behaviors(directory / "behaviors.tsv"):
         clicked = [c for c, label in zip(impression.candidates, impression.labels) if label and c in known]
         history = tuple(item for item in impression.history if item in known)
         clicks.update(clicked)
         pairs = user_pairs[impression.user]
-        pairs.update(tuple(sorted(pair)) for pair in combinations(set(clicked), 2))
-        pairs.update(tuple(sorted((c, h))) for c in clicked for h in history[-coclick_window:] if c != h)
+        pairs.update(_sorted_pair(a, b) for a, b in combinations(set(clicked), 2))
+        pairs.update(_sorted_pair(c, h) for c in clicked for h in history[-coclick_window:] if c != h)
         keep = [i for i, c in enumerate(impression.candidates) if c in known]
         labels = [impression.labels[i] for i in keep]
         if history and 0 < sum(labels) < len(labels):

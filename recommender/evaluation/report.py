@@ -8,10 +8,14 @@ import io
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from recommender.evaluation.stats import significance_mark
+
+if TYPE_CHECKING:
+    from matplotlib.colors import ListedColormap
 
 __all__ = ["write_json", "read_json", "render_markdown", "render_html", "summary_line", "task_table", "write_reports"]
 
@@ -139,7 +143,8 @@ def _plots(task: dict) -> list[tuple[str, str]]:
     images = []
     if task["kind"] == "retrieval":
         figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-        colours = plt.get_cmap("tab20").colors  # more systems than the default ten colours
+        # more systems than the default ten colours; tab20 is a ListedColormap
+        colours = cast("list[tuple[float, float, float]]", cast("ListedColormap", plt.get_cmap("tab20")).colors)
         for number, name in enumerate(names):
             for axis, prefix in zip(axes, ("ndcg", "recall")):
                 means = [systems[name]["metrics"][f"{prefix}@{k}"]["mean"] for k in task["ks"]]
@@ -194,11 +199,11 @@ def _plots(task: dict) -> list[tuple[str, str]]:
         metrics = task["headline"][:4]
         figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.2), squeeze=False)
         for axis, key in zip(axes[0], metrics):
-            means = np.array([systems[n]["metrics"][key]["mean"] for n in names], dtype=float)
+            centre = np.array([systems[n]["metrics"][key]["mean"] for n in names], dtype=float)
             low = np.array([systems[n]["metrics"][key]["low"] for n in names], dtype=float)
             high = np.array([systems[n]["metrics"][key]["high"] for n in names], dtype=float)
-            errors = np.nan_to_num(np.vstack([means - low, high - means]).clip(min=0))
-            axis.barh(range(len(names)), np.nan_to_num(means), xerr=errors, capsize=2)
+            errors = np.nan_to_num(np.vstack([centre - low, high - centre]).clip(min=0))
+            axis.barh(range(len(names)), np.nan_to_num(centre), xerr=errors, capsize=2)
             axis.set_yticks(range(len(names)), names if axis is axes[0][0] else [""] * len(names), fontsize=7)
             axis.invert_yaxis()
             axis.set_title(_LABELS.get(key, key), fontsize=9)
@@ -218,7 +223,8 @@ def render_html(results: dict, *, plots: bool = True) -> str:
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>readalso evaluation</title>"
              f"<style>{_CSS}</style></head><body><h1>readalso evaluation</h1>",
              f"<p class='summary'>{escape(summary_line(results))}</p>",
-             f"<p>Command: <code>{escape(results.get('command', ''))}</code><br>Created {escape(results.get('created', ''))}."
+             f"<p>Command: <code>{escape(results.get('command', ''))}</code><br>"
+             f"Created {escape(results.get('created', ''))}."
              " Cells: mean [95% bootstrap interval]; * p&lt;0.05, ** p&lt;0.01, *** p&lt;0.001 against the reference"
              " (paired over the same queries).</p>"]
     for task in results["tasks"]:
@@ -245,12 +251,13 @@ def summary_line(results: dict) -> str:
         reference = task.get("reference") if task.get("reference") in systems else next(iter(systems), None)
         if reference is None:
             continue
-        text = f"{task['name']} {_LABELS.get(key, key)} {reference} {_number(systems[reference]['metrics'][key]['mean'])}"
+        reference_mean = _number(systems[reference]["metrics"][key]["mean"])
+        text = f"{task['name']} {_LABELS.get(key, key)} {reference} {reference_mean}"
         others = {n: s["metrics"][key]["mean"] for n, s in systems.items()
                   if not n.startswith(reference) and s["metrics"][key]["mean"] is not None
                   and not math.isnan(s["metrics"][key]["mean"])}
         if others:
-            best = max(others, key=others.get)
+            best = max(others, key=lambda n: others[n])
             text += f" vs {best} {_number(others[best])}"
         pieces.append(text)
     skipped = [s["name"] for s in results.get("skipped", [])]

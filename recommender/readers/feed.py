@@ -25,9 +25,10 @@ import calendar
 import hashlib
 import io
 import logging
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from bs4 import BeautifulSoup
 
@@ -126,7 +127,7 @@ def _published(entry: Any) -> str | None:
         if entry.get(name):
             moment = entry.get(f"{name}_parsed")
             if moment is not None:
-                return datetime.fromtimestamp(calendar.timegm(moment), tz=timezone.utc).isoformat()
+                return datetime.fromtimestamp(calendar.timegm(moment), tz=UTC).isoformat()
             return entry[name]
     return None
 

@@ -11,8 +11,9 @@ with its ``file:line`` and the reason, like any other bad line; size caps on the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from recommender.articles import ArticleError
 

@@ -197,8 +197,8 @@ def split_headline(text: str) -> tuple[str, str]:
 
     When the rest of the paragraph is at most 25 words with no sentence end inside it or at
     its end, all of it is the headline (a marker on a line of its own). Otherwise taking
-    everything is a candidate only when the text ends within 30 words. Returns ``(headline, remainder)``; the headline is ``""`` when there
-    is nothing that looks like one.
+    everything is a candidate only when the text ends within 30 words. Returns ``(headline, remainder)``;
+    the headline is ``""`` when there is nothing that looks like one.
     """
     text = text.strip()
     tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", text)]
@@ -213,9 +213,8 @@ def split_headline(text: str) -> tuple[str, str]:
     for j in range(1, limit + 1):
         words = [t for _, _, t in tokens[:j]]
         nxt = tokens[j][2] if j < len(tokens) else None
-        if nxt is not None and not _can_start_sentence(nxt):
-            if not words[-1].endswith(("-", "?")):
-                continue
+        if nxt is not None and not _can_start_sentence(nxt) and not words[-1].endswith(("-", "?")):
+            continue
         if nxt is None and words[-1].endswith((".", ";", ",")) and not words[-1].endswith("?."):
             continue
         score = _score(words, [t for _, _, t in tokens[j : j + 2]])

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
@@ -40,9 +40,16 @@ _SPACE = re.compile(r"\s+")
 def _meta(soup: BeautifulSoup, *names: str) -> str | None:
     for name in names:
         tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
-        if isinstance(tag, Tag) and isinstance(tag.get("content"), str) and tag["content"].strip():
-            return tag["content"].strip()
+        content = tag.get("content") if isinstance(tag, Tag) else None
+        if isinstance(content, str) and content.strip():
+            return content.strip()
     return None
+
+
+def _words(tag: Tag, name: str) -> list[str]:
+    """An attribute's values as a list: multi-valued ones (class, rel) are lists already."""
+    value: str | list[str] = tag.get(name) or []
+    return list(value) if isinstance(value, list) else [value]
 
 
 def _text(tag) -> str:
@@ -51,10 +58,9 @@ def _text(tag) -> str:
 
 def _canonical(soup: BeautifulSoup) -> str | None:
     for link in soup.find_all("link", href=True):
-        rel = link.get("rel") or []
-        rel = rel if isinstance(rel, list) else [rel]
-        if "canonical" in [r.lower() for r in rel] and link["href"].strip():
-            return link["href"].strip()
+        href = link["href"]
+        if "canonical" in [r.lower() for r in _words(link, "rel")] and isinstance(href, str) and href.strip():
+            return href.strip()
     return _meta(soup, "og:url")
 
 
@@ -64,7 +70,8 @@ def _links_in(block: Tag, base: str) -> list[dict]:
         headline = _text(anchor)
         href = anchor.get("href")
         if headline:
-            items.append({"headline": headline, "url": urljoin(base, href.strip()) if isinstance(href, str) and href.strip() else None})
+            url = urljoin(base, href.strip()) if isinstance(href, str) and href.strip() else None
+            items.append({"headline": headline, "url": url})
     if not items:  # a plain list of headlines
         items = [{"headline": _text(li)} for li in block.find_all("li") if _text(li)]
     return items
@@ -97,7 +104,7 @@ def _read_also_blocks(soup: BeautifulSoup, tree: _Tree) -> list[Tag]:
         if id(tag) in inside or id(tag.parent) in inside:
             inside.add(id(tag))
             continue
-        names = " ".join((tag.get("class") or []) + [tag.get("id") or ""]) if tag.name != "body" else ""
+        names = " ".join([*_words(tag, "class"), " ".join(_words(tag, "id"))]) if tag.name != "body" else ""
         if tag.name not in ("html", "body", "article", "main") and _BLOCK_CLASS.search(names):
             blocks.append(tag)
             inside.add(id(tag))
@@ -146,9 +153,10 @@ def parse(html: str, *, location: str, default_id: str) -> Record | Problem:
     published = _meta(soup, "article:published_time")
     if published is None:
         for time in soup.find_all("time", datetime=True):
+            value = time["datetime"]
             try:
-                if parse_datetime(time["datetime"]) is not None:
-                    published = time["datetime"]
+                if isinstance(value, str) and parse_datetime(value) is not None:
+                    published = value
                     break
             except (ArticleError, ValueError, OverflowError):
                 continue

@@ -13,8 +13,9 @@ refused with that reason. The file is checked first (:mod:`recommender.readers.x
 Saved pages are matched to entries by canonical URL, else by file name (``kestrel-05.html``
 matches ``.../science/kestrel-05``), else by headline. A matched page gets the entry's URL
 and date when it has none of its own (a saved page without a canonical URL then gets the
-URL-derived id instead of its file name), and the entry's language. A page the sitemap does not list is reported and not read: the sitemap is what
-says which saved pages are articles (section fronts and tag pages are not).
+URL-derived id instead of its file name), and the entry's language. A page the sitemap does not list is
+reported and not read: the sitemap is what says which saved pages are articles (section fronts and tag
+pages are not).
 """
 
 from __future__ import annotations

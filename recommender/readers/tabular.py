@@ -15,8 +15,8 @@ from __future__ import annotations
 import csv
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from recommender.articles import ArticleError
 
@@ -75,7 +75,8 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
         try:
             row = next(reader)
             if cursor - start > 1:  # a record over several lines: only a body may hold line breaks
-                broken = next((header[i] for i in one_line if i < len(row) and ("\n" in row[i] or "\r" in row[i])), None)
+                broken = next((header[i] for i in one_line
+                               if i < len(row) and ("\n" in row[i] or "\r" in row[i])), None)
                 if broken is not None:
                     raise csv.Error(f"the {broken!r} cell runs over lines {start + 1}-{cursor}")
         except StopIteration:

@@ -16,8 +16,8 @@ opens the file: ``key: value`` lines with keys among ``id``, ``headline`` (or ``
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from recommender.articles import ArticleError
 
@@ -25,7 +25,9 @@ from . import Problem, Record, markers
 from .fields import HEADLINE_CHARS, apply_mapping, build_article, headline_from  # noqa: F401  (re-exported)
 from .source import read_text
 
-_HEADER = re.compile(r"^\s*(id|headline|title|url|published|published_at|date|section|language|lang)\s*:\s*(.*?)\s*$", re.I)
+_HEADER = re.compile(
+    r"^\s*(id|headline|title|url|published|published_at|date|section|language|lang)\s*:\s*(.*?)\s*$", re.I
+)
 _ALIASES = {"title": "headline", "published": "published_at", "date": "published_at", "lang": "language"}
 
 

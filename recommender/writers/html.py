@@ -109,6 +109,7 @@ class _Places:
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
 
     def start(self, tag: Tag) -> int:
+        assert tag.sourceline is not None and tag.sourcepos is not None  # html.parser records both
         return self.line_starts[tag.sourceline - 1] + tag.sourcepos
 
     def end(self, tag: Tag) -> int:
