@@ -17,6 +17,7 @@ Versions are safe to replace under a running server:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def save(root: str | os.PathLike, arrays: dict[str, np.ndarray], params: dict, *
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     clean_partials(root)
-    name = f"v{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{fingerprint[:8]}"
+    name = f"v{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{fingerprint[:8]}"
     staging = root / f".{name}.{_owner()}.partial"
     staging.mkdir()
     try:
@@ -76,7 +77,7 @@ def save(root: str | os.PathLike, arrays: dict[str, np.ndarray], params: dict, *
         params_path = staging / "params.json"
         params_path.write_text(json.dumps(params, ensure_ascii=False), encoding="utf-8")
         checksums[params_path.name], sizes[params_path.name] = _sha256(params_path), params_path.stat().st_size
-        manifest = {"format": FORMAT_VERSION, "version": name, "created_at": datetime.now(timezone.utc).isoformat(),
+        manifest = {"format": FORMAT_VERSION, "version": name, "created_at": datetime.now(UTC).isoformat(),
                     "libraries": library_versions(), "fingerprint": fingerprint, "checksums": checksums,
                     "sizes": sizes}
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -172,7 +173,8 @@ def newest_intact(root: str | os.PathLike, *, exclude=()) -> Path | None:
     return None
 
 
-def load(directory: str | os.PathLike, *, verify: bool = True, mmap: bool = True) -> tuple[dict, dict[str, np.ndarray], dict]:
+def load(directory: str | os.PathLike, *, verify: bool = True,
+         mmap: bool = True) -> tuple[dict, dict[str, np.ndarray], dict]:
     """``(params, arrays, manifest)`` of an artifact; raises ArtifactError when it is unusable."""
     directory = Path(directory)
     manifest = _manifest(directory)
@@ -256,10 +258,8 @@ def lease(directory: str | os.PathLike) -> None:
 
 def release(directory: str | os.PathLike) -> None:
     """Drop this process's lease on ``directory``."""
-    try:
+    with contextlib.suppress(OSError):
         (Path(directory) / f"{LEASE_PREFIX}{_owner()}").unlink()
-    except OSError:
-        pass
 
 
 def leases(directory: str | os.PathLike) -> list[str]:
@@ -315,17 +315,18 @@ def save_engine(engine: Engine, root: str | os.PathLike) -> Path:
     rows = np.flatnonzero(index.alive)
     every = rows.size == index.matrix.shape[0]
     ids = [index.ids[r] for r in rows]
-    params = {"config": asdict(engine.config), "vectorizer": vectorizer_params, "ids": ids,
+    hashes = [engine.hashes.get(i, "") for i in ids]
+    params: dict = {"config": asdict(engine.config), "vectorizer": vectorizer_params, "ids": ids,
               "sections": [str(s) for s in index.sections[rows]],
               "languages": [str(s) for s in index.languages[rows]],
               "sites": [str(s) for s in index.sites[rows]],
-              "hashes": [engine.hashes.get(i, "") for i in ids]}
+              "hashes": hashes}
     arrays = {**_csr_arrays("matrix", index.matrix if every else index.matrix[rows]),
               **_csr_arrays("copies", index.copies if every else index.copies[rows]),
               "published": index.published[rows], **vectorizer_arrays}
     if index.expansion:
         arrays.update(_csr_arrays("expanded", index.expanded[rows]))
-    if engine.model is not None:
+    if engine.model is not None and engine.graph is not None:
         params["model"], model_arrays = engine.model.get_state()
         arrays.update(model_arrays)
         for name, field in engine.fields.items():
@@ -335,7 +336,7 @@ def save_engine(engine: Engine, root: str | os.PathLike) -> Path:
         pairs = np.asarray([(position[s], position[t]) for s, t in engine.graph.pairs()
                             if position[s] >= 0 and position[t] >= 0], dtype=np.int64).reshape(-1, 2)
         arrays["link_pairs"] = pairs
-    path = save(root, arrays, params, fingerprint=_fingerprint(ids, params["hashes"]))
+    path = save(root, arrays, params, fingerprint=_fingerprint(ids, hashes))
     engine.version = path.name
     engine.changed.clear()
     return path
@@ -375,5 +376,5 @@ def _csr_from_arrays(prefix: str, arrays: Mapping[str, np.ndarray]) -> sp.csr_ma
 def _fingerprint(ids: Sequence[str], hashes: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for article_id, content_hash in zip(ids, hashes):
-        digest.update(f"{article_id}\x1f{content_hash}\n".encode("utf-8"))
+        digest.update(f"{article_id}\x1f{content_hash}\n".encode())
     return digest.hexdigest()

@@ -28,6 +28,7 @@ pointer per term and tile of 131,072 rows); the kernel adds a 1 MiB accumulator 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -48,7 +49,7 @@ from tqdm import tqdm
 
 from recommender import pipeline
 from recommender.artifacts import load_engine as load_artifact
-from recommender.engine import Engine
+from recommender.engine import Engine, check_k
 from recommender.store import Store
 
 log = logging.getLogger(__name__)
@@ -137,19 +138,21 @@ def run_batch(artifact: str | os.PathLike, db: str | os.PathLike, *, k: int = 10
     succeeds, so rerunning after an interruption redoes only unfinished blocks. ``on_block`` is
     called with each finished block's number (after its file is written).
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    check_k(k)
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
     artifact = Path(artifact).resolve()
     db_path = str(Path(db).resolve())
     engine = load_engine(str(artifact), db_path)
+    version = engine.version
+    assert version is not None  # an engine loaded from an artifact knows its version
     rows = select_rows(engine, ids=ids, since=since)
     block = block_rows or default_block_rows(rows.size, n_jobs)
     if block < 1:
         raise ValueError(f"block_rows must be at least 1, got {block}")
     blocks = [rows[start : start + block] for start in range(0, rows.size, block)]
-    work = Path(work_dir) if work_dir is not None else artifact.parent / "batch" / _run_key(engine.version, k, block, rows)
+    work = (Path(work_dir) if work_dir is not None
+            else artifact.parent / "batch" / _run_key(version, k, block, rows))
     work.mkdir(parents=True, exist_ok=True)
     pending = [(n, b) for n, b in enumerate(blocks) if not _block_path(work, n).exists()]
     reused = len(blocks) - len(pending)
@@ -165,9 +168,9 @@ def run_batch(artifact: str | os.PathLike, db: str | os.PathLike, *, k: int = 10
             if on_block is not None:
                 on_block(n)
     computed_seconds = time.perf_counter() - started
-    _merge(work, len(blocks), engine.version, out, db_path if write_store else None)
+    _merge(work, len(blocks), version, out, db_path if write_store else None)
     shutil.rmtree(work, ignore_errors=True)
-    return BatchReport(model_version=engine.version, articles=int(rows.size), blocks=len(blocks),
+    return BatchReport(model_version=version, articles=int(rows.size), blocks=len(blocks),
                        computed_blocks=len(pending), reused_blocks=reused, block_rows=block,
                        seconds=computed_seconds, out=Path(out) if out is not None else None)
 
@@ -233,20 +236,17 @@ def _write_block(work: Path, number: int,
     os.replace(tmp, path)
 
 
-def _read_block(work: Path, number: int) -> list[tuple[str, list[tuple[str, float, str]]]]:
+def _read_block(work: Path, number: int) -> list[tuple[str, list[tuple[str, float, str, float | None]]]]:
     with open(_block_path(work, number), encoding="utf-8") as handle:
-        return [(item[0], [tuple(r) for r in item[1]]) for item in map(json.loads, handle)]
+        return [(item[0], [(r[0], r[1], r[2], r[3]) for r in item[1]]) for item in map(json.loads, handle)]
 
 
 def _merge(work: Path, n_blocks: int, version: str, out: str | os.PathLike | None, db: str | None) -> None:
     """Finished blocks, in row order, into the JSON Lines file (atomically) and the store table."""
-    store = Store(db, create=False) if db is not None else None
-    handle, tmp = None, None
-    if out is not None:
-        out = Path(out)
-        tmp = out.with_name(f".{out.name}.partial")
-        handle = open(tmp, "w", encoding="utf-8")
-    try:
+    tmp = None if out is None else Path(out).with_name(f".{Path(out).name}.partial")
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(Store(db, create=False)) if db is not None else None
+        handle = stack.enter_context(open(tmp, "w", encoding="utf-8")) if tmp is not None else None
         for number in range(n_blocks):
             results = _read_block(work, number)
             if handle is not None:
@@ -257,12 +257,7 @@ def _merge(work: Path, n_blocks: int, version: str, out: str | os.PathLike | Non
                                             ensure_ascii=False) + "\n")
             if store is not None:
                 store.lists.replace(version, results)
-    finally:
-        if handle is not None:
-            handle.close()
-        if store is not None:
-            store.close()
-    if tmp is not None:
+    if tmp is not None and out is not None:
         os.replace(tmp, out)
 
 

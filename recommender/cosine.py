@@ -104,7 +104,8 @@ def postings(rows: sp.csr_matrix, *, tile_rows: int = DEFAULT_TILE_ROWS) -> Post
 
 
 def term_postings(by_term: sp.csr_matrix, n_rows: int, *, tile_rows: int = DEFAULT_TILE_ROWS) -> Postings:
-    """The postings from an already inverted matrix (terms x rows, e.g. ``ArticleIndex.postings``), sharing its arrays."""
+    """The postings from an already inverted matrix (terms x rows, e.g. ``_inverted`` in the index), sharing its
+    arrays."""
     if tile_rows < 1:
         raise ValueError(f"tile_rows must be at least 1, got {tile_rows}")
     if by_term.shape[1] != n_rows:
@@ -145,7 +146,7 @@ def top_k(queries: sp.csr_matrix, rows: sp.csr_matrix | Postings, k: int, *, exc
     scores = np.full((n_queries, k), -np.inf, dtype=np.float32)
     if n_queries == 0 or n_rows == 0:
         return Neighbours(indices, scores)
-    max_threads = numba.config.NUMBA_NUM_THREADS
+    max_threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set from the environment at import
     threads = max_threads if n_threads is None else max(1, min(int(n_threads), max_threads))
     step = block_rows(n_rows, block_bytes, row_bytes=8 * max(1, queries.nnz // n_queries) + 16 * k)
     previous = numba.get_num_threads()
@@ -171,7 +172,8 @@ def all_pairs_top_k(rows: sp.csr_matrix, k: int, *, block_bytes: int = DEFAULT_B
 
 @numba.njit(cache=True)
 def _tile_pointers(p_indptr, p_rows, tile_rows, n_tiles):
-    """``tiles[t, b]``: where term t's postings (sorted by row) reach rows of tile b; ``tiles[t, n_tiles]`` is the end."""
+    """``tiles[t, b]``: where term t's postings (sorted by row) reach rows of tile b; ``tiles[t, n_tiles]`` is the
+    end."""
     n_terms = p_indptr.size - 1
     tiles = np.empty((n_terms, n_tiles + 1), dtype=np.int64)
     for t in range(n_terms):

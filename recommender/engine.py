@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,6 +14,7 @@ import scipy.sparse as sp
 from recommender import pipeline
 from recommender.articles import Article
 from recommender.catalogue import Catalogue, MemoryCatalogue
+from recommender.cosine import row_dots
 from recommender.expansion import MAX_TERMS as EXPANSION_TERMS
 from recommender.expansion import NEIGHBOURS as EXPANSION_NEIGHBOURS
 from recommender.expansion import WEIGHT as EXPANSION_WEIGHT
@@ -21,7 +23,6 @@ from recommender.features import FEATURES, SIGNAL_FEATURES, LinkGraph, Query
 from recommender.index import ArticleIndex
 from recommender.links import LinkResolver
 from recommender.model import LinkModel
-from recommender.cosine import row_dots
 from recommender.ranking import MAX_K, Filters, Ranking
 from recommender.training import link_texts, link_triples, links_field, train_link_model
 from recommender.vectorize import FieldVectorizer
@@ -71,7 +72,7 @@ class EngineConfig:
     query_terms: int | None = None
 
     # Signals that can be switched off one at a time (ablation), and how.
-    SIGNALS = {
+    SIGNALS: ClassVar[dict[str, dict[str, Any]]] = {
         "headline": {"headline_weight": 0.0},
         "duplicate_collapse": {"collapse_duplicates": False},
         "expansion": {"expansion": 0},
@@ -91,17 +92,17 @@ class EngineConfig:
         return {"headline": self.headline_weight, "lead": self.lead_weight, "body": self.body_weight,
                 "read_also": self.read_also_weight, "anchors": self.anchors_weight}
 
-    def without(self, signal: str) -> "EngineConfig":
+    def without(self, signal: str) -> EngineConfig:
         """This configuration with one signal switched off."""
         if signal not in self.SIGNALS:
             raise ValueError(f"unknown signal {signal!r}; known: {', '.join(self.SIGNALS)}")
         return replace(self, **self.SIGNALS[signal])
 
     @classmethod
-    def parse(cls, text: str) -> "EngineConfig":
+    def parse(cls, text: str) -> EngineConfig:
         """The configuration from ``"key=value,..."`` (``expansion=8,editor_mix=0.2``; ``none`` for None)."""
         types = {f.name: f.type for f in fields(cls)}
-        values = {}
+        values: dict[str, Any] = {}
         for item in filter(None, (part.strip() for part in text.split(","))):
             key, _, value = item.partition("=")
             if key not in types or key == "SIGNALS":
@@ -119,7 +120,7 @@ class EngineConfig:
         return cls(**values)
 
     @classmethod
-    def from_dict(cls, values: Mapping) -> "EngineConfig":
+    def from_dict(cls, values: Mapping) -> EngineConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
@@ -131,13 +132,13 @@ class Engine:
     ``artifacts.load_engine`` persist it; ``sync.sync_with_store`` keeps it current with a store.
     """
 
+    vectorizer: FieldVectorizer  # the fitted state: set by fit() or artifacts.load_engine()
+    index: ArticleIndex
+    terms: np.ndarray
+
     def __init__(self, config: EngineConfig | None = None, catalogue: Catalogue | None = None):
         self.config = config or EngineConfig()
-        self.catalogue = catalogue
-        # fitted state (fit, or artifacts.load_engine)
-        self.vectorizer: FieldVectorizer | None = None
-        self.index: ArticleIndex | None = None
-        self.terms: np.ndarray | None = None
+        self.catalogue: Catalogue = MemoryCatalogue(()) if catalogue is None else catalogue
         self.model: LinkModel | None = None
         self.fields: dict[str, sp.csr_matrix] = {}  # headline/body/links rows aligned with the index, with a model
         self.graph: LinkGraph | None = None
@@ -146,11 +147,11 @@ class Engine:
         self.changed: set[str] = set()  # ids (re)vectorised since that version was saved
         self.synced: tuple[str, int] | None = None  # (store path, change sequence number) last synced with
 
-    def fit(self, articles: Sequence[Article], **training) -> "Engine":
+    def fit(self, articles: Sequence[Article], **training) -> Engine:
         """Fit vocabulary, index, expansion and (with ``config.use_model``) the link model; returns self.
 
-        Without a catalogue the articles are their own: their Read-also links are resolved among
-        them. With one (the store) links are as stored. ``training`` goes to :meth:`train`.
+        Without a catalogue (the store) the articles are their own: their Read-also links are resolved
+        among them. With one, links are as stored. ``training`` goes to :meth:`train`.
         """
         articles = list(articles)
         if not articles:
@@ -158,7 +159,7 @@ class Engine:
         ids = [a.id for a in articles]
         if len(set(ids)) != len(ids):
             raise ValueError("article ids must be unique")
-        if self.catalogue is None:
+        if isinstance(self.catalogue, MemoryCatalogue):
             resolver = LinkResolver().fit(articles)
             articles = [resolver.resolve_article(a) for a in articles]
             self.catalogue = MemoryCatalogue(articles)
@@ -176,7 +177,7 @@ class Engine:
             self.train(articles, **training)
         return self
 
-    def train(self, articles: Sequence[Article], **options) -> "Engine":
+    def train(self, articles: Sequence[Article], **options) -> Engine:
         """Fit the link model on the articles' resolved Read-also links (see :mod:`recommender.training`);
         returns self.
 
@@ -257,16 +258,19 @@ class Engine:
     def _add_model_rows(self, articles: Sequence[Article]) -> None:
         """Extend the model's field rows and link graph with appended articles (their own links count at once;
         the anchor text they give their targets waits for the next build)."""
+        if self.graph is None:
+            return
         languages = [a.language for a in articles]
         new = {"headline": self.vectorizer.transform_texts([a.headline for a in articles], languages),
                "body": self.vectorizer.transform_texts([a.body for a in articles], languages),
-               "links": self.vectorizer.transform_texts([" ".join(l.headline for l in a.read_also) for a in articles],
-                                                        languages)}
+               "links": self.vectorizer.transform_texts(
+                   [" ".join(link.headline for link in a.read_also) for a in articles], languages)}
         self.fields = {name: sp.vstack([self.fields[name], new[name]], format="csr") for name in new}
         replaced = {a.id for a in articles}
         ids, row_of = self.index.ids, self.index.row_of
         pairs = [(row_of[ids[s]], row_of[ids[t]]) for s, t in self.graph.pairs() if ids[s] not in replaced]
-        pairs += [(row_of[a.id], row_of[l.target_id]) for a in articles for l in a.read_also if l.target_id in row_of]
+        pairs += [(row_of[a.id], row_of[link.target_id])
+                  for a in articles for link in a.read_also if link.target_id in row_of]
         self.graph = LinkGraph.from_pairs(pairs, self.index.published)
 
     # -- rankings -----------------------------------------------------------------------------
@@ -308,7 +312,7 @@ class Engine:
         draft = Article(id="draft", headline=headline.strip() or body.strip()[:200] or "untitled", body=body,
                         language=language)
         vector = self.vectorizer.transform([draft])
-        moment = now or datetime.now(timezone.utc)
+        moment = now or datetime.now(UTC)
         query = Query(vector, {"headline": self.vectorizer.transform_text(draft.headline, draft.language),
                                "body": self.vectorizer.transform_text(body, draft.language)},
                       published=moment.timestamp(), section=(filters.section or "") if filters else "",
@@ -335,7 +339,7 @@ class Engine:
               now: datetime | None, exclude: Sequence[str]) -> Ranking:
         """The pipeline for one query under the caller's filters."""
         filters = filters or Filters()
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         mask = self.index.mask(language=language if self.config.same_language else None, section=filters.section,
                                published_after=filters.published_after(now), exclude=[*filters.exclude, *exclude])
         return pipeline.rank(self, [query], k, mask, diversity=diversity)[0]

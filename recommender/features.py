@@ -13,8 +13,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.ranking import SECONDS_PER_DAY
 from recommender.cosine import row_dots
+from recommender.ranking import SECONDS_PER_DAY
 
 FEATURES = ("relatedness", "cosine", "headline", "body", "link_query", "link_candidate", "near_duplicate",
             "recency", "same_section", "same_site", "popularity", "trending", "colinking")
@@ -121,7 +121,7 @@ class LinkGraph:
         self._by_time: tuple[np.ndarray, np.ndarray] | None = None  # (source published, target) by source time
 
     @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[int, int]], published: np.ndarray) -> "LinkGraph":
+    def from_pairs(cls, pairs: Iterable[tuple[int, int]], published: np.ndarray) -> LinkGraph:
         pairs = [(s, t) for s, t in pairs if s != t]
         n = len(published)
         sources = np.asarray([s for s, _ in pairs], dtype=np.int64)
@@ -137,7 +137,7 @@ class LinkGraph:
         coo = self.adjacency.tocoo()
         return sorted(zip(coo.row.tolist(), coo.col.tolist()))
 
-    def grow(self, published: np.ndarray, pairs: Iterable[tuple[int, int]] = ()) -> "LinkGraph":
+    def grow(self, published: np.ndarray, pairs: Iterable[tuple[int, int]] = ()) -> LinkGraph:
         """A graph over more rows (``published`` of all of them) with extra links added."""
         return LinkGraph.from_pairs([*self.pairs(), *pairs], published)
 

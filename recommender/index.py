@@ -9,8 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.articles import Article, site_of
-from recommender.expansion import strongest_terms
 from recommender.cosine import Neighbours, Postings, row_dots, term_postings, top_k
+from recommender.expansion import strongest_terms
 
 NO_DATE = np.nan
 
@@ -57,8 +57,8 @@ class ArticleIndex:
 
     @classmethod
     def from_articles(cls, articles: Sequence[Article], matrix: sp.csr_matrix,
-                      copies: sp.csr_matrix | None = None) -> "ArticleIndex":
-        return cls(matrix, [a.id for a in articles], [epoch_seconds(a.published_at) for a in articles],
+                      copies: sp.csr_matrix | None = None) -> ArticleIndex:
+        return cls(matrix, [a.id for a in articles], np.asarray([epoch_seconds(a.published_at) for a in articles]),
                    [a.section for a in articles], [a.language for a in articles], copies,
                    [site_of(a.url) for a in articles])
 

@@ -23,8 +23,17 @@ from recommender.candidates import search_depth, with_priors
 from recommender.catalogue import Feedback
 from recommender.cosine import block_dots, row_dots
 from recommender.features import FEATURES, Query, age_days, pair_features
-from recommender.ranking import (Ranking, Recommendation, bounded_editor_share, collapse_near_duplicates, describe,
-                                 editor_reason, maximal_marginal_relevance, shared_terms_of_rows, timing)
+from recommender.ranking import (
+    Ranking,
+    Recommendation,
+    bounded_editor_share,
+    collapse_near_duplicates,
+    describe,
+    editor_reason,
+    maximal_marginal_relevance,
+    shared_terms_of_rows,
+    timing,
+)
 
 if TYPE_CHECKING:
     from recommender.engine import Engine
@@ -80,8 +89,9 @@ def shape(engine: Engine, query: Query, rows: np.ndarray, relatedness: np.ndarra
     rows = np.asarray(rows, dtype=np.int64)
     relatedness = np.asarray(relatedness, dtype=np.float64)
     feedback = engine.catalogue.feedback_for(query.id) if query.id else None
-    if engine.model_active:  # the model also considers what editors like that relatedness missed
-        rows, relatedness = with_priors(index, engine.graph, query, mask, rows, relatedness)
+    model, graph = (engine.model, engine.graph) if engine.model_active else (None, None)
+    if model is not None:  # the model also considers what editors like that relatedness missed
+        rows, relatedness = with_priors(index, graph, query, mask, rows, relatedness)
     if feedback is not None and feedback.blocks:
         keep = np.asarray([index.ids[r] not in feedback.blocks for r in rows], dtype=bool)
         rows, relatedness = rows[keep], relatedness[keep]
@@ -89,14 +99,14 @@ def shape(engine: Engine, query: Query, rows: np.ndarray, relatedness: np.ndarra
         keep = copy_similarity(engine, query, rows) < config.duplicate_threshold
         rows, relatedness = rows[keep], relatedness[keep]
     order_by, probability, features = relatedness, None, None
-    if engine.model_active and rows.size:
+    if model is not None and graph is not None and rows.size:
         features = pair_features(query, rows, matrix=index.matrix, fields=engine.fields, published=index.published,
-                                 sections=index.sections, graph=engine.graph,
+                                 sections=index.sections, graph=graph,
                                  duplicate_threshold=config.duplicate_threshold, sites=index.sites,
                                  expanded=index.expanded)
         relatedness = features[:, FEATURES.index("relatedness")]
-        probability = engine.model.predict_proba(features)
-        order_by = engine.model.score(features)
+        probability = model.predict_proba(features)
+        order_by = model.score(features)
         order = bounded_editor_share(order_by, relatedness, rows, floor=config.relatedness_floor,
                                      mix=config.editor_mix)
         rows, relatedness, order_by = rows[order], relatedness[order], order_by[order]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import overload
 from datetime import datetime
+from typing import overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,7 +65,7 @@ class Ranking(Sequence[Recommendation]):
     @overload
     def __getitem__(self, position: int) -> Recommendation: ...
     @overload
-    def __getitem__(self, position: slice) -> "Ranking": ...
+    def __getitem__(self, position: slice) -> Ranking: ...
 
     def __getitem__(self, position):
         if isinstance(position, slice):
@@ -88,11 +88,11 @@ class Ranking(Sequence[Recommendation]):
         return [(r.id, r.score, r.reason, r.editor_probability) for r in self.items]
 
     @classmethod
-    def from_rows(cls, rows, path: str = "stored") -> "Ranking":
+    def from_rows(cls, rows, path: str = "stored") -> Ranking:
         return cls(tuple(Recommendation(*row) for row in rows), path)
 
     @classmethod
-    def from_scores(cls, ids, scores) -> "Ranking":
+    def from_scores(cls, ids, scores) -> Ranking:
         """Ids with their scores, best first, without reasons (a baseline's ranking)."""
         return cls(tuple(Recommendation(i, float(s), "") for i, s in zip(ids, scores)))
 

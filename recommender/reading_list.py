@@ -107,7 +107,7 @@ def story_list(engine, article_id: str, *, minutes: float | None = None,
                       exclude=[article_id, *blocked])
     hits = pipeline.search(engine, index.expanded[row], STORY_CANDIDATES, mask, None, 1)
     found = (hits.indices[0] >= 0) & (hits.scores[0] >= threshold)
-    rows = [row] + hits.indices[0][found].tolist()
+    rows = [row, *hits.indices[0][found].tolist()]
     score = {index.ids[row]: 1.0}
     score.update((index.ids[r], float(s)) for r, s in zip(hits.indices[0][found], hits.scores[0][found]))
     rows.sort(key=lambda r: (_published(engine, r), r))  # oldest first: of several copies the original stays
@@ -116,15 +116,15 @@ def story_list(engine, article_id: str, *, minutes: float | None = None,
     latest = members[-1]
     articles = engine.articles(members)
     reading = {i: articles[i].reading_minutes for i in members}
-    priority = [latest] + sorted(members[:-1], key=lambda i: (-score[i], i))
+    priority = [latest, *sorted(members[:-1], key=lambda i: (-score[i], i))]
     chosen = set(fit_budget(priority, reading, minutes))
     return ReadingList("story", _items(engine, [i for i in members if i in chosen], score, latest=latest), minutes)
 
 
 def _originals(engine, rows: Sequence[int]) -> list[int]:
     """``rows`` (in priority order) without the copies of an earlier one (the pipeline's copy collapse)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    return rows[pipeline.originals(engine, rows)].tolist()
+    array = np.asarray(rows, dtype=np.int64)
+    return array[pipeline.originals(engine, array)].tolist()
 
 
 def history_list(engine, history: Sequence[str], *, minutes: float | None = None, k: int = 10,

@@ -26,16 +26,16 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from recommender.articles import Article
+from recommender.candidates import CANDIDATE_POOL, PRIOR_CANDIDATES, with_priors
 from recommender.features import FEATURES, LinkGraph, Query, pair_features
 from recommender.index import ArticleIndex
 from recommender.model import LinkModel, blend, sigmoid
-from recommender.candidates import CANDIDATE_POOL, PRIOR_CANDIDATES, with_priors
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,9 @@ def own_views(view: View, index: ArticleIndex, vectorizer, rows: Sequence[int],
     by_source: dict[int, list[tuple[int, int, str]]] = {}
     for link in view.visible:
         by_source.setdefault(link[0], []).append(link)
-    plans, texts, languages = [], [], []
+    plans: list[tuple[int, list, list[int], int]] = []
+    texts: list[str] = []
+    languages: list[str] = []
     for row in rows:
         gone = [link for link in by_source.get(row, ()) if link[1] in hidden[row]]
         parts = {r: list(view.parts[r]) for r in {row, *(t for _, t, _ in gone)}} if gone else {}
@@ -168,7 +170,7 @@ def own_views(view: View, index: ArticleIndex, vectorizer, rows: Sequence[int],
         plans.append((row, gone, changed, len(texts)))
         texts += [" ".join(parts[r]) for r in changed]
         languages += [index.languages[r] for r in changed]
-    vectors = links_field(vectorizer, texts, languages) if texts else None
+    vectors = links_field(vectorizer, texts, languages) if texts else sp.csr_matrix((0, 0))
     for row, gone, changed, start in plans:
         yield row, (_without(view, row, gone, changed, vectors[start:start + len(changed)]) if gone else view)
 
@@ -235,7 +237,7 @@ def _ranked_metrics(order_rows: np.ndarray, positives: set[int]) -> tuple[float,
     return (1.0 / rank if rank else 0.0), len(positives & set(top[:5])) / len(positives)
 
 
-def _summary(values: Sequence[float]) -> dict[str, float]:
+def _summary(values: Sequence[float] | np.ndarray) -> dict[str, float]:
     array = np.asarray(values, dtype=np.float64)
     se = float(array.std(ddof=1) / math.sqrt(array.size)) if array.size > 1 else float("nan")
     return {"mean": round(float(array.mean()), 4), "se": round(se, 4)}
@@ -309,7 +311,8 @@ def train_link_model(articles: Sequence[Article], index: ArticleIndex, fields: M
         return None
     rng = np.random.default_rng(seed)
     hidden = hide_links(targets_by_source, sources, hide_fraction, rng)
-    options = dict(duplicate_threshold=duplicate_threshold, same_language=same_language, pool=pool, extras=extras)
+    options: dict[str, Any] = dict(duplicate_threshold=duplicate_threshold, same_language=same_language, pool=pool,
+                                   extras=extras)
     model_features = tuple(features)
 
     everything = make_view(articles, index, vectorizer, triples, {}, np.ones(len(index.ids), dtype=bool))
@@ -379,6 +382,6 @@ def _platt(decisions: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(platt.coef_[0, 0]), float(platt.intercept_[0])
 
 
-__all__ = ["train_link_model", "rolling_splits", "time_split", "hide_links", "link_triples",
-           "link_texts", "link_text_parts", "make_view", "own_links_hidden", "own_views", "query_pairs", "knowable", "Split", "View", "MIN_LINKS",
-           "CANDIDATE_POOL"]
+__all__ = ["train_link_model", "rolling_splits", "time_split", "hide_links", "link_triples", "link_texts",
+           "link_text_parts", "make_view", "own_links_hidden", "own_views", "query_pairs", "knowable", "Split", "View",
+           "MIN_LINKS"]

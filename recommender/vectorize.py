@@ -61,7 +61,7 @@ class FieldVectorizer(BaseEstimator):
     def field_weights(self) -> dict[str, float]:
         return {**DEFAULT_WEIGHTS, **(self.weights or {})}
 
-    def fit(self, articles: Sequence[Article]) -> "FieldVectorizer":
+    def fit(self, articles: Sequence[Article]) -> FieldVectorizer:
         documents = [(f"{a.headline}\n{a.body}", a.language) for a in articles]
         if not documents:
             raise ValueError("cannot fit on an empty corpus")
@@ -122,7 +122,7 @@ class FieldVectorizer(BaseEstimator):
         return params, {"idf": self.idf_}
 
     @classmethod
-    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> "FieldVectorizer":
+    def from_state(cls, params: dict, arrays: Mapping[str, np.ndarray]) -> FieldVectorizer:
         vectorizer = cls(weights=params["weights"], min_df=params["min_df"], max_df=params["max_df"],
                          sublinear_tf=params["sublinear_tf"], max_features=params["max_features"])
         vectorizer.vocabulary_ = {term: int(col) for term, col in params["vocabulary"].items()}

@@ -9,9 +9,15 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from recommender.cosine import row_dots
-
-from recommender.evaluation.baselines import (BM25MLTRanker, MostLinkedRanker, MostRecentRanker, PlainTfidfRanker,
-                                              RandomRanker, Ranker, TunedTfidfRanker)
+from recommender.evaluation.baselines import (
+    BM25MLTRanker,
+    MostLinkedRanker,
+    MostRecentRanker,
+    PlainTfidfRanker,
+    RandomRanker,
+    Ranker,
+    TunedTfidfRanker,
+)
 
 __all__ = ["EngineRanker", "engine_signals", "default_systems", "BASELINES"]
 
