@@ -41,7 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recommender import synthetic
 from recommender.batch import run_batch, score_rows
-from recommender.engine import Engine, EngineConfig, candidate_count
+from recommender.artifacts import save_engine
+from recommender.candidates import candidate_count
+from recommender.engine import Engine, EngineConfig
 from recommender.index import ArticleIndex
 from recommender.store import Store
 from recommender.vectorize import FieldVectorizer
@@ -54,8 +56,10 @@ class Catalogue:
 
     def __init__(self, store: Store, lists: bool):
         self.store = store
-        if lists:
-            self.precomputed = store.precomputed
+        self.lists = lists
+
+    def precomputed(self, article_id, model_version, k):
+        return self.store.precomputed(article_id, model_version, k) if self.lists else None
 
     def feedback_for(self, article_id):
         return None
@@ -73,7 +77,8 @@ def synthetic_engine(n: int, seed: int = 0, *, expanded: bool = True) -> Engine:
     rng = np.random.default_rng(seed)
     published = 1.7e9 + rng.uniform(0, 3 * 365 * DAY, n)
     index = ArticleIndex(matrix, [f"a{i}" for i in range(n)], published, [None] * n, ["en"] * n)
-    engine = Engine(vectorizer, index, EngineConfig(), None, version="bench")
+    engine = Engine(EngineConfig())  # fitted by hand: the synthetic vocabulary and index
+    engine.vectorizer, engine.index, engine.terms, engine.version = vectorizer, index, vectorizer.terms_, "bench"
     if expanded:
         engine.expand_rows()  # neighbour expansion, as a build makes it
     return engine
@@ -100,8 +105,7 @@ def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> di
     engine.expand_rows()
     expansion = time.perf_counter() - expanding
     index, matrix = engine.index, engine.index.matrix
-    _ = index.postings  # built once, as a server does at start
-    _ = index.postings  # built once per batch process
+    _ = index.postings  # built once, as a server (and each batch process) does at start
     setup = time.perf_counter() - started
     rng = np.random.default_rng(1)
     rows = np.sort(rng.choice(n, size=min(n_queries, n), replace=False))
@@ -151,7 +155,7 @@ def bench_batch(n: int, k: int, jobs: int, workdir: Path) -> dict:
     """``run_batch`` end to end; with a kept ``workdir`` the artifact and finished blocks are reused (resume)."""
     artifacts = workdir / f"batch-{n}.artifacts"
     saved = sorted(artifacts.glob("*/manifest.json"))
-    artifact = saved[-1].parent if saved else synthetic_engine(n).save(artifacts)
+    artifact = saved[-1].parent if saved else save_engine(synthetic_engine(n), artifacts)
     db = workdir / f"batch-{n}.db"
     Store(db).close()
     report = run_batch(artifact, db, k=k, n_jobs=jobs, out=workdir / f"batch-{n}.jsonl")
