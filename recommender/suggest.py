@@ -25,7 +25,7 @@ from datetime import datetime
 from recommender.articles import Article, ReadAlsoLink
 from recommender.ranking import Filters
 from recommender.readers import Problem
-from recommender.writers import detect_shape, writer
+from recommender.writers import DraftError, detect_shape, writer
 
 __all__ = ["Pick", "Suggestion", "choose", "suggest"]
 
@@ -111,16 +111,16 @@ def suggest(engine, store, source: str, *, shape: str | None = None, name: str |
     """``source`` (a draft in ``shape``, detected from ``name`` or the text when not given) with a
     Read-also block set in after paragraph ``after`` (default: where the draft's block stood, else 2).
 
-    Raises ``ValueError`` naming the record when the draft cannot be read as an article.
+    Raises ``DraftError`` naming the record when the draft cannot be read as an article.
     """
     shape = shape or detect_shape(source, name)
     module = writer(shape)
     read = module.drafts(source, location=name or "draft", default_id=default_id)
     if not read:
-        raise ValueError(f"{name or 'the draft'}: no article in it")
+        raise DraftError(f"{name or 'the draft'}: no article in it")
     problem = next((item for item in read if isinstance(item, Problem)), None)
     if problem is not None:
-        raise ValueError(f"{problem.location}: {problem.reason}")
+        raise DraftError(f"{problem.location}: {problem.reason}")
     drafts = tuple(item.article for item in read)
     picks = tuple(tuple(choose(engine, store, draft, k, filters=filters, diversity=diversity, replace=replace, now=now))
                   for draft in drafts)

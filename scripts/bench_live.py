@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recommender.cli import open_engine  # noqa: E402
 from recommender.ranking import Filters  # noqa: E402
+from recommender.versions import open_engine  # noqa: E402
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

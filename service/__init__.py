@@ -24,6 +24,7 @@ from pathlib import Path
 from flask import Config, Flask, current_app, g, has_request_context, request
 
 from recommender.store import default_db_path
+from recommender.versions import model_root
 
 from . import errors, security
 from .holder import Busy, EngineHolder
@@ -116,7 +117,7 @@ def load_config(overrides: dict | None = None, *, root_path: str | None = None) 
 
 def _normalise(config: Config) -> None:
     config["DB"] = Path(config["DB"] or default_db_path())
-    config["MODEL_ROOT"] = Path(config["MODEL_ROOT"] or config["DB"].with_suffix(".artifacts"))
+    config["MODEL_ROOT"] = Path(config["MODEL_ROOT"] or model_root(config["DB"]))
     for key in ("API_TOKEN", "METRICS_TOKEN"):
         token = config[key]
         config[key] = str(token) if token not in (None, "") else None

@@ -11,10 +11,11 @@ from click.testing import CliRunner
 
 from recommender import batch
 from recommender.articles import Article, ReadAlsoLink
-from recommender.cli import cli, model_root, open_engine
+from recommender.cli import cli
 from recommender.engine import Engine
 from recommender.ranking import Filters
 from recommender.store import Store
+from recommender.versions import model_root, open_engine
 
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 K = 5

@@ -8,8 +8,10 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from recommender.articles import Article, ReadAlsoLink
+from recommender.engine import EngineConfig
 from recommender.evaluation.baselines import (BM25MLTRanker, MostLinkedRanker, MostRecentRanker, PlainTfidfRanker,
                                               RandomRanker, mlt_terms)
+from recommender.evaluation.systems import EngineRanker
 
 START = datetime(2024, 3, 1, tzinfo=timezone.utc)
 TOPICS = {
@@ -31,9 +33,6 @@ def planted_corpus() -> list[Article]:
 
 
 def _engine_ranker():
-    from recommender.engine import EngineConfig
-    from recommender.evaluation.systems import EngineRanker
-
     return EngineRanker(config=EngineConfig(min_df=1, max_df=1.0))
 
 
@@ -50,10 +49,7 @@ FACTORIES = {
 @pytest.fixture(params=list(FACTORIES))
 def ranker(request):
     """A fresh, unfitted ranker of each kind."""
-    try:
-        return FACTORIES[request.param]()
-    except ImportError as error:
-        pytest.skip(f"recommender.engine is not importable: {error}")
+    return FACTORIES[request.param]()
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def demo_db(demo_template, tmp_path):
 
 @pytest.fixture
 def demo(demo_db):
-    from recommender.cli import open_engine
+    from recommender.versions import open_engine
 
     store, engine = open_engine(demo_db)
     with store:

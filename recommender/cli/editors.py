@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import click
 
-from recommender.cli import Context, cli, model_root, open_engine
-from recommender.cli.articles import EDITOR_MIX_HELP, FLOOR_HELP, ranking_config
+from recommender import versions
+from recommender.cli.articles import EDITOR_MIX_HELP, FLOOR_HELP, ranking_config, save_model
+from recommender.cli.group import Context
 from recommender.links import resolve_store
 from recommender.store import Store
 
 
-@cli.command()
+@click.command()
 @click.option("--validation-share", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Newest share of linking articles validated on (rolling origin).")
 @click.option("--folds", default=3, show_default=True, type=click.IntRange(1, 20),
@@ -35,8 +37,6 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
     Example:
       readalso train --json
     """
-    from dataclasses import replace
-
     from recommender.engine import Engine
 
     config = ranking_config(editor_mix, relatedness_floor)
@@ -48,7 +48,7 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
         engine = Engine._fit(articles, replace(config, use_model=False), store)
         engine.config = config  # the model trained below serves (it was not trained inside the fit)
         model = engine.train(articles, validation_share=validation_share, folds=folds, seed=seed)
-        path = engine.save(model_root(obj.db))
+        path = save_model(engine, obj.db)
     report = model.report_ if model is not None else None
     if as_json:
         click.echo(json.dumps({"version": path.name, "report": report}, indent=2))
@@ -67,7 +67,7 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
                f"paired t {report['t']})")
 
 
-@cli.command("reading-list")
+@click.command("reading-list")
 @click.option("--story", "story_id", metavar="ID", help="Catch up on the developing story of this article.")
 @click.option("--history", "history", metavar="ID...", help="What to read next after these articles (space- or comma-separated).")
 @click.argument("more_history", nargs=-1)
@@ -87,12 +87,14 @@ def reading_list(obj: Context, story_id, history, more_history, minutes, k, as_j
 
     if bool(story_id) == bool(history):
         raise click.UsageError("give either --story ID or --history ID...")
-    store, engine = open_engine(obj.db)
+    store, engine = versions.open_engine(obj.db)
     with store:
         if story_id:
             result = story_list(engine, story_id, minutes=minutes)
         else:
             ids = [i for part in (history, *more_history) for i in part.replace(",", " ").split()]
+            if not ids:
+                raise click.UsageError("--history needs at least one article id")
             result = history_list(engine, ids, minutes=minutes, k=k)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -123,7 +125,7 @@ def _feedback_command(kind: str):
     return command
 
 
-cli.command("pin", help="""Pin story TARGET to article SOURCE's related list (shown first, in pin order).
+pin = click.command("pin", help="""Pin story TARGET to article SOURCE's related list (shown first, in pin order).
 
 Honoured by 'related', the service and batch scoring.
 
@@ -132,7 +134,7 @@ Example:
   readalso pin storm-ardent-02 storm-ardent-05
   readalso pin storm-ardent-02 storm-ardent-05 --remove
 """)(_feedback_command("pin"))
-cli.command("block", help="""Never show story TARGET in article SOURCE's lists (related and reading lists).
+block = click.command("block", help="""Never show story TARGET in article SOURCE's lists (related and reading lists).
 
 \b
 Example:
@@ -141,3 +143,4 @@ Example:
 """)(_feedback_command("block"))
 
 
+COMMANDS = (train, reading_list, pin, block)

@@ -31,6 +31,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from recommender.articles import (Article, ReadAlsoLink, canonical_url, normalise_headline,
                                   parse_datetime)
 from recommender.evaluation.baselines import article_text
+from recommender.readers import Record, read_path
 from recommender.topk import all_pairs_top_k
 
 __all__ = [
@@ -46,6 +47,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 class DatasetMissing(FileNotFoundError):
     """A data set file is absent; the message names the path."""
+
+
+class DatasetMalformed(ValueError):
+    """A data set file is not in its format; the message names the file and line."""
 
 
 @dataclass(frozen=True)
@@ -322,8 +327,6 @@ def news_readmore_articles(data_dir: Path | str) -> tuple[list[Article], str]:
     leak through the body. The description reports how many linked headlines the reader extracted
     exactly (the parser check). Ids get the prefix ``nr-``.
     """
-    from recommender.readers import Record, read_path
-
     folder = Path(data_dir) / "news-readmore"
     csv_path = _require(folder / "NewsArticles.csv", "news-readmore")
     links_path = _require(folder / "derived_readmore_links.jsonl", "news-readmore links")

@@ -14,34 +14,36 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from recommender.evaluation import datasets, harness, report
 from recommender.evaluation.datasets import DatasetMissing
+from recommender.evaluation.mind import load_mind
 from recommender.evaluation.stats import paired_test, significance_mark
+from recommender.evaluation.systems import default_systems
 
 log = logging.getLogger(__name__)
 
 TASKS = ("demo-stories", "news-events", "news-events+distractors", "reading-lists", "news-readmore", "demo-links",
          "sts-headlines", "mind")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-DEFAULT_DEMO = REPO_ROOT / "data" / "demo" / "articles.jsonl"
+DEFAULT_DATA_DIR = Path("../shared/data")
+"""The public data sets, relative to the working directory: beside the checkout, run from its top folder."""
+DEFAULT_DEMO = Path("data/demo/articles.jsonl")
+"""The demo corpus, relative to the working directory: the checkout's own, run from its top folder."""
 
-__all__ = ["run", "compare", "TASKS", "DEFAULT_DATA_DIR"]
+__all__ = ["run", "compare", "TASKS", "DEFAULT_DATA_DIR", "DEFAULT_DEMO", "UnknownName"]
+
+
+class UnknownName(ValueError):
+    """A task or system name the evaluation does not know; the message lists the known ones."""
 
 
 def _systems(names, *, seed: int, ablation: bool, engine_config=None):
-    from recommender.evaluation.systems import default_systems
-
-    try:
-        systems = default_systems(seed=seed, ablation=ablation, config=engine_config)
-    except ImportError as error:  # the engine is not importable: baselines only
-        log.warning("engine unavailable (%s): evaluating baselines only", error)
-        systems = default_systems(seed=seed, ablation=False, engine=False)
+    systems = default_systems(seed=seed, ablation=ablation, config=engine_config)
     if names:
         unknown = sorted(set(names) - set(systems))
         if unknown:
-            raise ValueError(f"unknown systems {', '.join(unknown)}; known: {', '.join(systems)}")
+            raise UnknownName(f"unknown systems {', '.join(unknown)}; known: {', '.join(systems)}")
         systems = {name: systems[name] for name in names}
     return systems
 
@@ -53,7 +55,7 @@ def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", 
         engine_config=None) -> dict:
     """Evaluate every system on every ground truth found; write ``<stem>.json/.md/.html``.
 
-    ``data_dir`` defaults to ``../shared/data`` beside the repository; ``tasks`` picks among
+    ``data_dir`` defaults to :data:`DEFAULT_DATA_DIR` and ``demo_path`` to :data:`DEFAULT_DEMO`; ``tasks`` picks among
     :data:`TASKS`; ``systems`` among the engine, ``engine-no-<signal>`` ablations and the baselines.
     ``engine_config`` (an ``EngineConfig``) sets the engine under test and its ablations.
     MIND is read from ``mind_dir`` (default ``<data_dir>/mind``). Missing data sets are skipped
@@ -63,7 +65,7 @@ def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", 
     chosen = list(tasks or TASKS)
     unknown = sorted(set(chosen) - set(TASKS))
     if unknown:
-        raise ValueError(f"unknown tasks {', '.join(unknown)}; known: {', '.join(TASKS)}")
+        raise UnknownName(f"unknown tasks {', '.join(unknown)}; known: {', '.join(TASKS)}")
     rankers = _systems(systems, seed=seed, ablation=ablation, engine_config=engine_config)
     reference = "engine" if "engine" in rankers else ("tfidf" if "tfidf" in rankers else next(iter(rankers)))
     options = dict(reference=reference, seed=seed, n_resamples=n_resamples, progress=progress)
@@ -136,8 +138,6 @@ def _run_task(name, data_dir, rankers, options, *, seed, max_distractors, demo_p
     if name == "sts-headlines":
         return [harness.evaluate_similarity(datasets.load_sts_headlines(data_dir), rankers, **options)]
     if name == "mind":
-        from recommender.evaluation.mind import load_mind
-
         directory = Path(mind_dir) if mind_dir else Path(data_dir) / "mind"
         impressions, coclicks = load_mind(directory, seed=seed)
         return [harness.evaluate_impressions(impressions, rankers, **options),
@@ -189,7 +189,6 @@ def _compare_metric(task_a, task_b, system, metric, *, seed, n_resamples):
             return None
         human = np.asarray(task_a["human"])
         x, y = np.asarray(sys_a["similarity"]), np.asarray(sys_b["similarity"])
-        from scipy import stats
 
         def stat(values, idx):
             fn = stats.spearmanr if metric == "spearman" else stats.pearsonr

@@ -33,8 +33,9 @@ from bs4 import BeautifulSoup
 
 from recommender.articles import ArticleError
 
-from . import Problem, Record, page, xmlsafe
+from . import page, xmlsafe
 from .fields import build_article, slug_id
+from .records import Problem, Record
 
 logger = logging.getLogger(__name__)
 

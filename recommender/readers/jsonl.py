@@ -16,8 +16,8 @@ from typing import Any, Iterator
 
 from recommender.articles import ArticleError
 
-from . import Problem, Record
 from .fields import build_article
+from .records import Problem, Record
 from .source import read_text
 
 

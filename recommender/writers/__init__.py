@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["SHAPES", "detect_shape", "writer", "only_block", "check_after"]
+__all__ = ["SHAPES", "DraftError", "detect_shape", "writer", "only_block", "check_after"]
 
 SHAPES = ("text", "html", "json", "csv")
+
+
+class DraftError(ValueError):
+    """A draft that cannot take a block: not a draft's shape, unreadable, or holding no article."""
 
 _EXTENSIONS = {
     ".txt": "text", ".md": "text",
@@ -32,7 +36,7 @@ def detect_shape(source: str, name: str | None = None) -> str:
     if name:
         suffix = Path(name).suffix.lower()
         if suffix in (".rss", ".atom", ".xml"):
-            raise ValueError(f"{name}: feeds and sitemaps are read by 'ingest', they are not drafts")
+            raise DraftError(f"{name}: feeds and sitemaps are read by 'ingest', they are not drafts")
         shape = _EXTENSIONS.get(suffix)
         if shape:
             return shape
@@ -47,7 +51,7 @@ def writer(shape: str):
     try:
         return {"text": text, "html": html, "json": jsondoc, "csv": table}[shape]
     except KeyError:
-        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}") from None
+        raise DraftError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}") from None
 
 
 def only_block(blocks, what: str):

@@ -16,6 +16,7 @@ from typing import Any
 from recommender.articles import ArticleError, ReadAlsoLink
 from recommender.readers import Problem, Record, markers
 from recommender.readers.fields import build_article
+from recommender.writers import DraftError
 
 
 def parse(source: str) -> tuple[str, list[Any]]:
@@ -36,7 +37,7 @@ def parse(source: str) -> tuple[str, list[Any]]:
             try:
                 records.append(json.loads(line))
             except ValueError as error:
-                raise ValueError(f"line {number}: invalid JSON: {error}") from None
+                raise DraftError(f"line {number}: invalid JSON: {error}") from None
     return "lines", records
 
 
