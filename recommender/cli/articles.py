@@ -94,7 +94,8 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
             full = full or error
         except OSError as error:  # saving the model's new version
             if error.errno != errno.ENOSPC:
-                raise
+                raise click.ClickException(f"cannot save the model's new version ({error.strerror or error}); "
+                                           "the articles are stored and the model keeps its previous version") from None
             full = StoreFull(f"disk full while saving the model's new version ({error.strerror}); the articles "
                              "are stored and the model keeps its previous version")
     counts = {**{status: len(found) for status, found in ids.items()}, "skipped": len(problems)}

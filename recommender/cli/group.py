@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from recommender.articles import ArticleError
+from recommender.articles import ArticleError, UnknownIds
 from recommender.readers import ReaderError
 from recommender.store import StoreError, default_db_path
 from recommender.writers import DraftError
@@ -23,7 +23,7 @@ _LAZY_USER_ERRORS = (("recommender.artifacts", "ArtifactError"), ("recommender.e
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean bad input, shown as one-line messages rather than tracebacks."""
     lazy = tuple(getattr(sys.modules[module], name) for module, name in _LAZY_USER_ERRORS if module in sys.modules)
-    return (StoreError, ArticleError, ReaderError, DraftError, *lazy)
+    return (StoreError, ArticleError, UnknownIds, ReaderError, DraftError, *lazy)
 
 
 class _Group(click.Group):
