@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+import feedparser
 from bs4 import BeautifulSoup
 
 from recommender.articles import ArticleError
@@ -55,8 +56,6 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
 
 def parse(data: bytes, *, location: str) -> Iterator[Record | Problem]:
     """The items of a feed's bytes (already checked by :func:`xmlsafe.check`)."""
-    import feedparser
-
     # A stream, never the bytes themselves: feedparser tries bytes as a file name first, so a
     # "feed" whose text is a path would read that file.
     parsed = feedparser.parse(io.BytesIO(data), sanitize_html=True, resolve_relative_uris=True)

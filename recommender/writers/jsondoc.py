@@ -16,7 +16,8 @@ from typing import Any
 from recommender.articles import ArticleError, ReadAlsoLink
 from recommender.readers import Problem, Record, markers
 from recommender.readers.fields import build_article
-from recommender.writers import DraftError
+
+from .drafts import DraftError
 
 
 def parse(source: str) -> tuple[str, list[Any]]:

@@ -19,8 +19,8 @@ from recommender.articles import ArticleError, ReadAlsoLink
 from recommender.readers import Problem, Record
 from recommender.readers.fields import build_article
 from recommender.readers.tabular import _delimiter
-from recommender.writers import DraftError
 
+from .drafts import DraftError
 from .jsondoc import render_block, strip_blocks
 
 
