@@ -24,6 +24,10 @@ class ArticleError(ValueError):
     """An article record that cannot be accepted (the message names the bad field)."""
 
 
+class UnknownIds(ValueError):
+    """Article ids asked for that the archive does not hold (the message names them)."""
+
+
 # -- the one validation layer: every write path (readers, store, service) goes through these ---------
 @dataclass(frozen=True)
 class Limits:

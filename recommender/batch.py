@@ -47,7 +47,7 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_config
 from tqdm import tqdm
 
-from recommender import pipeline
+from recommender import articles, pipeline
 from recommender.artifacts import load_engine as load_artifact
 from recommender.engine import Engine, check_k
 from recommender.store import Store
@@ -93,7 +93,7 @@ def select_rows(engine: Engine, *, ids: Sequence[str] | None = None, since: date
         unknown = [i for i in ids if i not in index.row_of or not alive[index.row_of[i]]]
         if unknown:
             shown = ", ".join(repr(i) for i in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-            raise ValueError(f"{len(unknown)} unknown article id(s): {shown}")
+            raise articles.UnknownIds(f"{len(unknown)} unknown article id(s): {shown}")
         chosen = np.zeros_like(alive)
         chosen[[index.row_of[i] for i in ids]] = True
         alive &= chosen

@@ -147,7 +147,7 @@ class Engine:
         self.changed: set[str] = set()  # ids (re)vectorised since that version was saved
         self.synced: tuple[str, int] | None = None  # (store path, change sequence number) last synced with
 
-    def fit(self, articles: Sequence[Article], **training) -> Engine:
+    def fit(self, articles: Iterable[Article], **training) -> Engine:
         """Fit vocabulary, index, expansion and (with ``config.use_model``) the link model; returns self.
 
         Without a catalogue (the store) the articles are their own: their Read-also links are resolved

@@ -27,13 +27,9 @@ from typing import Any
 from recommender.articles import Article, ReadAlsoLink
 from recommender.ranking import Filters
 from recommender.readers import Problem
-from recommender.writers import detect_shape, writer
+from recommender.writers import DraftError, detect_shape, writer
 
 __all__ = ["DraftError", "Pick", "Suggestion", "choose", "suggest"]
-
-
-class DraftError(ValueError):
-    """A draft that cannot be read as an article; the message names the record."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -17,6 +18,9 @@ from recommender.tokenize import Analyzer
 FIELDS = ("headline", "lead", "body", "read_also", "anchors")
 DEFAULT_WEIGHTS = {"headline": 0.6, "lead": 0.3, "body": 1.0, "read_also": 0.0, "anchors": 0.0}
 LEAD_WORDS = 60
+SMALL_CORPUS = 20
+"""Below this many documents ``fit`` keeps every term: document-frequency cuts would leave too few."""
+log = logging.getLogger(__name__)
 
 
 def field_texts(article: Article, anchors: Sequence[str] = ()) -> dict[str, str]:
@@ -46,7 +50,9 @@ def combine(fields: Mapping[str, sp.csr_matrix], weights: Mapping[str, float]) -
 class FieldVectorizer(BaseEstimator):
     """TF-IDF per field on one vocabulary fitted on headline + body, combined by field weights.
 
-    Parameters are stored as given; ``fit`` learns ``vocabulary_`` and ``idf_``.
+    Parameters are stored as given; ``fit`` learns ``vocabulary_`` and ``idf_``, and records the
+    document-frequency cuts it applied as ``min_df_`` and ``max_df_``: none (1 and 1.0, with a logged
+    warning) below :data:`SMALL_CORPUS` documents or when the given cuts would leave no term.
     """
 
     def __init__(self, *, weights: Mapping[str, float] | None = None, min_df: int | float = 2,
@@ -65,17 +71,25 @@ class FieldVectorizer(BaseEstimator):
         documents = [(f"{a.headline}\n{a.body}", a.language) for a in articles]
         if not documents:
             raise ValueError("cannot fit on an empty corpus")
-        min_df = self.min_df if len(documents) >= 20 else 1
-        max_df = self.max_df if len(documents) >= 20 else 1.0
-        tfidf = self._tfidf(min_df=min_df, max_df=max_df)
+        self.min_df_, self.max_df_ = self.min_df, self.max_df
+        if len(documents) < SMALL_CORPUS:
+            self._keep_every_term(f"{len(documents)} documents (fewer than {SMALL_CORPUS})")
+        tfidf = self._tfidf(min_df=self.min_df_, max_df=self.max_df_)
         try:
             tfidf.fit(documents)
-        except ValueError:  # every term pruned (tiny or degenerate corpus): keep them all
-            tfidf = self._tfidf(min_df=1, max_df=1.0).fit(documents)
+        except ValueError:
+            self._keep_every_term(f"no term left after the cuts on {len(documents)} documents")
+            tfidf = self._tfidf(min_df=self.min_df_, max_df=self.max_df_).fit(documents)
         self._tfidf_ = tfidf
         self.vocabulary_ = {term: int(col) for term, col in tfidf.vocabulary_.items()}
         self.idf_ = tfidf.idf_.astype(np.float32)
         return self
+
+    def _keep_every_term(self, why: str) -> None:
+        if (self.min_df_, self.max_df_) != (1, 1.0):
+            log.warning("vectorizer: %s; min_df=%s and max_df=%s are not applied, every term is kept",
+                        why, self.min_df_, self.max_df_)
+        self.min_df_, self.max_df_ = 1, 1.0
 
     def transform_fields(self, articles: Sequence[Article],
                          anchors: Sequence[Sequence[str]] | None = None) -> dict[str, sp.csr_matrix]:

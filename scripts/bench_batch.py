@@ -1,7 +1,7 @@
 """Benchmark all-pairs top-10 cosine neighbours: readalso's kernel against the usual alternatives.
 
 Methods, each run in its own subprocess on the same saved matrix (clean peak memory):
-  readalso  recommender.topk.all_pairs_top_k (numba, all cores)
+  readalso  recommender.cosine.all_pairs_top_k (numba, all cores)
   untiled   the same kernel with a single tile (opt-in: --methods readalso,untiled)
   sdt       sparse_dot_topn.sp_matmul_topn(X, X.T, top_n=11, threshold=0, n_threads=2), self dropped
   scipy     naive chunked scipy product: 1000 rows @ X.T, dense block, argpartition

@@ -4,7 +4,7 @@ Usage:
     .venv/bin/python scripts/bench_build.py --size 100000 [--repeats 1]
 
 A synthetic corpus (recommender.synthetic: Zipfian words, planted stories) is rendered as text
-articles (pseudo-words ``w<id>``, one language, no links) and ``Engine.from_articles`` fits it twice
+articles (pseudo-words ``w<id>``, one language, no links) and ``Engine(config).fit`` fits it twice
 per repeat: with ``EngineConfig(expansion=0)`` (the build before neighbour expansion) and with the
 default configuration (every vector blended with its nearest neighbours: one all-pairs top-k pass
 with the exact kernel). Prints both wall times, the ratio, and the search rows' sizes.

@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from recommender.cli import open_engine
 from recommender.ranking import Filters
+from recommender.versions import open_engine
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

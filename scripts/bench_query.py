@@ -40,8 +40,8 @@ from sklearn.neighbors import NearestNeighbors
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recommender import synthetic
-from recommender.batch import run_batch, score_rows
 from recommender.artifacts import save_engine
+from recommender.batch import run_batch, score_rows
 from recommender.candidates import candidate_count
 from recommender.engine import Engine, EngineConfig
 from recommender.index import ArticleIndex

@@ -25,6 +25,7 @@ from flask import Config, Flask, current_app, g, has_request_context, request
 
 from recommender import ranking
 from recommender.store import DEFAULT_DB
+from recommender.versions import model_root
 
 from . import errors, security
 from .holder import Busy, EngineHolder
@@ -88,7 +89,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["readalso"] = holder
     app.extensions["readalso.store_health"] = security.StoreHealth(app.config["DB"], app.config["MIN_FREE_DISK_BYTES"])
 
-    from . import api, pages, turns  # noqa: E402  (blueprints import flask-bound helpers from this package)
+    from . import api, pages, turns
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.after_request(_cors)
@@ -117,7 +118,7 @@ def load_config(overrides: dict | None = None, *, root_path: str | None = None) 
 
 def _normalise(config: Config) -> None:
     config["DB"] = Path(config["DB"] or os.environ.get("READALSO_DB") or DEFAULT_DB)
-    config["MODEL_ROOT"] = Path(config["MODEL_ROOT"] or config["DB"].with_suffix(".artifacts"))
+    config["MODEL_ROOT"] = Path(config["MODEL_ROOT"] or model_root(config["DB"]))
     for key in ("API_TOKEN", "METRICS_TOKEN"):
         token = config[key]
         config[key] = str(token) if token not in (None, "") else None

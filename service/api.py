@@ -200,7 +200,8 @@ def suggest():
     enough. ``k``, ``filters`` and ``diversity`` as for ``/v1/related``; ``after`` (paragraph
     number) and ``replace`` as on the command line.
     """
-    from recommender.suggest import DraftError, suggest as suggest_block
+    from recommender.suggest import DraftError
+    from recommender.suggest import suggest as suggest_block
     from recommender.writers import SHAPES
 
     body = inputs.json_object("a draft")

@@ -31,8 +31,8 @@ from pathlib import Path
 
 from recommender import artifacts
 from recommender.engine import Engine
-from recommender.sync import sync_with_store
 from recommender.store import CHANGE_COUNTER, SERVED_MODEL, Store
+from recommender.sync import sync_with_store
 
 log = logging.getLogger(__name__)
 MAX_CACHED = 10_000

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app, g, request
 
@@ -411,7 +411,7 @@ def event(item, where: str | None, *, now: datetime | None = None) -> dict:
     model = item.get("model")
     if model is not None and (not isinstance(model, str) or not 0 < len(model) <= 100):
         raise unprocessable(field("model"), "model must be a model version string")
-    moment, fresh = client_time(item.get("time"), field("time"), now or datetime.now(timezone.utc))
+    moment, fresh = client_time(item.get("time"), field("time"), now or datetime.now(UTC))
     return {"type": kind, "article_id": item["article"], "target_id": item.get("target"), "position": position,
             "client_time": moment, "fresh": fresh, "model_version": model}
 
@@ -428,10 +428,10 @@ def client_time(value, name: str, now: datetime) -> tuple[str | None, bool]:
     moment = None
     try:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_EPOCH_MS:
-            moment = datetime.fromtimestamp(value / 1000, timezone.utc)
+            moment = datetime.fromtimestamp(value / 1000, UTC)
         elif isinstance(value, str) and len(value) <= 40:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+            moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         pass
     if moment is None:

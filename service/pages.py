@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
@@ -121,7 +121,7 @@ def demo(article_id: str):
                            k=k if k.isascii() and k.isdigit() and len(k) < 3 else "5", version=current.version)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(path: Path, mtime: float) -> bytes:
     return path.read_bytes()
 

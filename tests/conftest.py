@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from recommender.artifacts import save_engine
 from recommender.articles import Article, ReadAlsoLink
+from recommender.artifacts import save_engine
+from recommender.engine import Engine
+from recommender.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -89,15 +91,13 @@ def service_corpus() -> list[Article]:
 
 def build_service_db(directory: Path) -> Path:
     """A store of ``service_corpus()`` with a built model beside it (``<db>.artifacts``)."""
-    from recommender.engine import Engine
     from recommender.links import resolve_store
-    from recommender.store import Store
 
     db = directory / "service.db"
     with Store(db) as store:
         store.articles.upsert_many(service_corpus())
         resolve_store(store)
-        save_engine(Engine(None, store).fit(store.articles.iter_articles()), db.with_suffix(".artifacts"))
+        build_model(store, db.with_suffix(".artifacts"))
     return db
 
 
@@ -214,3 +214,9 @@ def live_server(service_db):
         yield server.wait_ready()
     finally:
         server.stop()
+
+
+def build_model(store: Store, root: Path) -> Path:
+    """Fit an engine on every article of ``store`` (default settings) and save it as a new version under
+    ``root``."""
+    return save_engine(Engine(None, store).fit(store.articles.iter_articles()), root)

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from recommender.artifacts import load_engine, save_engine
 from recommender import artifacts
 from recommender.articles import Article
+from recommender.artifacts import load_engine, save_engine
 from recommender.cli import cli
-from recommender.engine import Engine
 from recommender.store import SERVED_MODEL, Store
 from service.holder import EngineHolder
 

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from recommender.artifacts import load_engine, save_engine
+from conftest import build_model
 from recommender import batch
 from recommender.articles import Article, ReadAlsoLink
-from recommender.cli import cli, model_root, open_engine
-from recommender.engine import Engine
+from recommender.artifacts import load_engine
+from recommender.cli import cli
 from recommender.ranking import Filters
 from recommender.store import Store
+from recommender.versions import model_root, open_engine
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 K = 5
@@ -53,7 +54,7 @@ def model(tmp_path):
         store.articles.upsert_many(archive())
         store.feedback.set("a0020", "a0100", "pin")
         store.feedback.set("a0030", "a0055", "block")
-        path = save_engine(Engine(None, store).fit(store.articles.iter_articles()), model_root(db))
+        path = build_model(store, model_root(db))
     return db, path
 
 
@@ -243,7 +244,7 @@ def test_batch_equals_live_on_ties_and_last_bit_differences(tmp_path, links):
     db = tmp_path / "ties.db"
     with Store(db) as store:
         store.articles.upsert_many(tied_archive(links=links))
-        artifact = save_engine(Engine(None, store).fit(store.articles.iter_articles()), model_root(db))
+        artifact = build_model(store, model_root(db))
     batch.run_batch(artifact, db=db, k=8, out=tmp_path / "ties.jsonl", block_rows=64, write_store=False,
                     progress=False)
     stored = {line["id"]: [(r["id"], r["score"], r["reason"], r["editor_probability"]) for r in line["related"]]
@@ -260,4 +261,5 @@ def test_batch_equals_live_on_ties_and_last_bit_differences(tmp_path, links):
     assert any(np.unique(scores[scores > 0]).size < (scores > 0).sum() for scores in hits.scores)
     float32_sums = np.asarray((index.expanded @ index.expanded.T).todense(), dtype=np.float32)
     found = hits.indices >= 0
-    assert (np.take_along_axis(float32_sums, np.where(found, hits.indices, 0), axis=1)[found] != hits.scores[found]).any()
+    summed = np.take_along_axis(float32_sums, np.where(found, hits.indices, 0), axis=1)
+    assert (summed[found] != hits.scores[found]).any()

@@ -19,8 +19,8 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recommender.synthetic import generate_counts, generate_tfidf, texts, tfidf
 from recommender.cosine import Neighbours, all_pairs_top_k, postings, term_postings, top_k
+from recommender.synthetic import generate_counts, generate_tfidf, texts, tfidf
 
 SCORE_TOL = 1e-5
 TIE_TOL = 1e-12

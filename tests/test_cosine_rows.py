@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from recommender.features import LinkGraph
-from recommender.cosine import block_dots, row_dots
 from recommender.candidates import prior_rows
+from recommender.cosine import block_dots, row_dots
+from recommender.features import LinkGraph
 
 DAY = 86400.0
 

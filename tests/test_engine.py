@@ -6,15 +6,14 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from recommender.artifacts import load_engine, save_engine
-from recommender.sync import sync_with_store
 from recommender import artifacts
 from recommender.articles import Article
-from recommender.ranking import MAX_K
+from recommender.artifacts import load_engine, save_engine
 from recommender.engine import Engine, EngineConfig, UnknownArticle
-from recommender.ranking import Filters
+from recommender.ranking import MAX_K, Filters
 from recommender.store import Store
 from recommender.store.articles import Articles
+from recommender.sync import sync_with_store
 
 
 def story(article_id):
@@ -120,8 +119,8 @@ def test_sync_after_the_first_reads_only_the_change_log(tmp_path, corpus, monkey
         assert sync_with_store(engine, store) == 0
         writer.articles.upsert(corpus[8])  # another process's write
         changed = corpus[0]
-        writer.articles.upsert(type(changed)(id=changed.id, headline=changed.headline, body="Rewritten: the storm has passed.",
-                                             url=changed.url, published_at=changed.published_at, section=changed.section))
+        rewritten = replace(changed, body="Rewritten: the storm has passed.", read_also=())
+        writer.articles.upsert(rewritten)
         assert sync_with_store(engine, store) == 2
         assert sync_with_store(engine, store) == 0
         assert "chips-3" in [r.id for r in engine.related("chips-1", 2)]

@@ -6,12 +6,12 @@ import pytest
 from click.testing import CliRunner
 
 from linked_corpus import linked_corpus
+from recommender import pipeline
+from recommender.catalogue import Feedback
 from recommender.cli import cli
 from recommender.engine import Engine
 from recommender.links import resolve_store
 from recommender.reading_list import story_list
-from recommender import pipeline
-from recommender.catalogue import Feedback
 from recommender.store import Store
 
 

@@ -11,9 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from conftest import API_TOKEN, HOSTILE_HEADLINE
-from recommender.artifacts import save_engine
-from recommender.engine import Engine
+from conftest import API_TOKEN, HOSTILE_HEADLINE, build_model
 from recommender.ranking import MAX_K
 from recommender.store import Store
 
@@ -280,7 +278,7 @@ def test_reload_swaps_in_the_newest_artifact(app, client, auth, service_db):
     before = client.get(RELATED).get_json()["model_version"]
     old = app.extensions["readalso"].current()
     with Store(service_db) as store:
-        newer = save_engine(Engine(None, store).fit(store.articles.iter_articles()), service_db.with_suffix(".artifacts")).name
+        newer = build_model(store, service_db.with_suffix(".artifacts")).name
     assert client.get(RELATED).get_json()["model_version"] == before  # built is not served until reloaded
     response = client.post("/v1/admin/reload", headers=auth)
     assert response.status_code == 200
@@ -295,7 +293,7 @@ def test_reload_swaps_in_the_newest_artifact(app, client, auth, service_db):
 def test_reload_refuses_a_broken_artifact_and_keeps_serving(app, client, auth, service_db):
     serving = client.get(RELATED).get_json()
     with Store(service_db) as store:
-        broken = save_engine(Engine(None, store).fit(store.articles.iter_articles()), service_db.with_suffix(".artifacts"))
+        broken = build_model(store, service_db.with_suffix(".artifacts"))
     data = broken / "matrix_data.npy"
     data.write_bytes(data.read_bytes()[:-8] + b"\x00" * 8)  # corrupt the arrays: the checksum no longer matches
     error = error_of(client.post("/v1/admin/reload", headers=auth), 422, "artifact_refused")
@@ -309,7 +307,7 @@ def test_a_request_in_flight_finishes_on_the_model_it_started_with(app, client, 
     holder = app.extensions["readalso"]
     started = holder.current()
     with Store(service_db) as store:
-        newer = save_engine(Engine(None, store).fit(store.articles.iter_articles()), service_db.with_suffix(".artifacts")).name
+        newer = build_model(store, service_db.with_suffix(".artifacts")).name
     real = started.engine.related
 
     def reload_meanwhile(*args, **kwargs):
@@ -338,7 +336,7 @@ def test_workers_follow_writes_and_reloads_of_another_process(make_app, auth, se
     assert "storm-rebuild" in {i["id"] for i in two.get("/v1/articles/storm-2/related?k=5").get_json()["related"]}
     assert two.get("/v1/articles/storm-rebuild/related").status_code == 200
     with Store(service_db) as store:
-        newer = save_engine(Engine(None, store).fit(store.articles.iter_articles()), service_db.with_suffix(".artifacts")).name
+        newer = build_model(store, service_db.with_suffix(".artifacts")).name
     assert one.post("/v1/admin/reload", headers=auth).get_json()["version"] == newer
     assert two.get(RELATED).get_json()["model_version"] == newer
 
@@ -465,7 +463,10 @@ def test_k_is_the_library_range_and_may_only_be_lowered(make_app):
 
 def test_metrics_answer_when_the_store_does_not(app, client, monkeypatch):
     store = app.extensions["readalso"].current().store
-    monkeypatch.setattr(store.meta, "get_many", lambda *keys: (_ for _ in ()).throw(sqlite3.OperationalError("disk gone")))
+    def gone(*keys):
+        raise sqlite3.OperationalError("disk gone")
+
+    monkeypatch.setattr(store.meta, "get_many", gone)
     assert client.get("/metrics").status_code == 200
 
 

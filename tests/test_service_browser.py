@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOSTILE_HEADLINE, LiveServer, build_service_db
-from recommender.artifacts import save_engine
+from conftest import HOSTILE_HEADLINE, LiveServer, build_model, build_service_db
 from recommender.store import Store
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -143,7 +142,6 @@ def test_widget_fetches_only_when_scrolled_near(live_server, browser_page):
 def demo_server(tmp_path_factory):
     """gunicorn on the demo corpus (data/demo), as ``bash scripts/demo.sh`` serves it."""
     from conftest import DEMO
-    from recommender.engine import Engine
     from recommender.links import resolve_store
     from recommender.readers import Record, read_path
 
@@ -152,9 +150,10 @@ def demo_server(tmp_path_factory):
         pytest.skip(f"no demo corpus under {DEMO}")
     db = tmp_path_factory.mktemp("demo-site") / "demo.db"
     with Store(db) as store:
-        store.articles.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
+        store.articles.upsert_many(item.article for path in sources for item in read_path(path)
+                                   if isinstance(item, Record))
         resolve_store(store)
-        save_engine(Engine(None, store).fit(store.articles.iter_articles()), db.with_suffix(".artifacts"))
+        build_model(store, db.with_suffix(".artifacts"))
     server = LiveServer(db)
     try:
         yield server.wait_ready()

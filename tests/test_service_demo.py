@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import DEMO
-from recommender.artifacts import save_engine
-from recommender.engine import Engine
+from conftest import DEMO, build_model
 from recommender.links import resolve_store
 from recommender.readers import Record, read_path
 from recommender.store import Store
@@ -19,9 +17,10 @@ def demo_db(tmp_path):
         pytest.skip(f"no demo corpus under {DEMO}")
     db = tmp_path / "demo.db"
     with Store(db) as store:
-        store.articles.upsert_many(item.article for path in sources for item in read_path(path) if isinstance(item, Record))
+        store.articles.upsert_many(item.article for path in sources for item in read_path(path)
+                                   if isinstance(item, Record))
         resolve_store(store)
-        save_engine(Engine(None, store).fit(store.articles.iter_articles()), db.with_suffix(".artifacts"))
+        build_model(store, db.with_suffix(".artifacts"))
     return db
 
 

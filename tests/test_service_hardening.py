@@ -178,7 +178,8 @@ def test_events_about_unknown_articles_or_models_or_odd_times_are_dropped(client
     response = client.post("/v1/events", json=[event, impression()])
     assert response.status_code == 202 and response.get_json() == {"stored": 1, "dropped": 1}
     with Store(service_db) as store:
-        assert [(e["article_id"], e["target_id"], e["count"]) for e in store.events.query()] == [("storm-1", "storm-2", 1)]
+        counted = [(e["article_id"], e["target_id"], e["count"]) for e in store.events.query()]
+        assert counted == [("storm-1", "storm-2", 1)]
 
 
 @pytest.mark.parametrize("event, parameter", [
@@ -217,7 +218,8 @@ def test_old_event_days_are_dropped_after_the_retention(tmp_path):
         assert [e["day"] for e in store.events.query()] == ["2026-01-01", "2026-01-06"]
         store.events.record_many([{"type": "impression", "article_id": "a"}], now=old + timedelta(days=40),
                             retention_days=10)
-        assert [(e["day"], e["type"], e["target_id"]) for e in store.events.query()] == [("2026-02-10", "impression", None)]
+        kept = [(e["day"], e["type"], e["target_id"]) for e in store.events.query()]
+        assert kept == [("2026-02-10", "impression", None)]
 
 
 def test_events_only_from_configured_origins(make_app):

@@ -33,7 +33,8 @@ def test_distinct_ids_sharing_a_url_are_refused_not_merged(store):
     store.articles.upsert(Article(id="c", headline="Other", url="https://news.example/c"))
     with pytest.raises(DuplicateUrl):  # an update may not take another article's URL either
         store.articles.upsert(Article(id="c", headline="Other", url="https://news.example/x"))
-    assert store.articles.upsert(Article(id="a", headline="First, corrected", url="https://news.example/x")) == ("updated", "a")
+    corrected = Article(id="a", headline="First, corrected", url="https://news.example/x")
+    assert store.articles.upsert(corrected) == ("updated", "a")
 
 
 def test_headline_derived_flag_round_trips(store):
@@ -118,7 +119,8 @@ def test_links_resolve_by_headline_and_survive_updates(store, corpus):
 
 
 def test_links_to_later_articles_resolve_when_they_arrive(store):
-    store.articles.upsert(Article(id="a", headline="Early report", read_also=(ReadAlsoLink("A later follow-up story"),)))
+    link = ReadAlsoLink("A later follow-up story")
+    store.articles.upsert(Article(id="a", headline="Early report", read_also=(link,)))
     assert resolve_store(store)["unresolved"] == 1
     store.articles.upsert(Article(id="b", headline="A later follow-up story"))
     assert resolve_store(store)["resolved"] == 1

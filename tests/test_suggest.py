@@ -9,8 +9,7 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from conftest import DEMO, SHARED
-from recommender.artifacts import save_engine
+from conftest import DEMO, SHARED, build_model
 from recommender.articles import ReadAlsoLink
 from recommender.ranking import Filters
 from recommender.readers import Record
@@ -29,7 +28,6 @@ BLOCK_LINES = ("Read also:", "- ")
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory):
     """The demo corpus (text and HTML) in a store with a built model beside it, as 'readalso demo' leaves it."""
-    from recommender.engine import Engine
     from recommender.links import resolve_store
     from recommender.readers import read_path
     from recommender.store import Store
@@ -39,7 +37,7 @@ def demo_template(tmp_path_factory):
         for folder in ("text", "html"):
             store.articles.upsert_many(item.article for item in read_path(DEMO / folder) if isinstance(item, Record))
         resolve_store(store)
-        save_engine(Engine(None, store).fit(store.articles.iter_articles()), db.with_suffix(".artifacts"))
+        build_model(store, db.with_suffix(".artifacts"))
     return db
 
 
@@ -53,7 +51,7 @@ def demo_db(demo_template, tmp_path):
 
 @pytest.fixture
 def demo(demo_db):
-    from recommender.cli import open_engine
+    from recommender.versions import open_engine
 
     store, engine = open_engine(demo_db)
     with store:

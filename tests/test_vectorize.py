@@ -47,3 +47,17 @@ def test_unfitted_vectorizer_refuses():
 def test_unknown_words_give_an_empty_vector(corpus):
     vectorizer = FieldVectorizer().fit(corpus)
     assert vectorizer.transform_text("zzzz qqqq").nnz == 0
+
+
+def test_small_corpus_keeps_every_term_and_says_so(caplog):
+    small = [Article(id=f"a{i}", headline=f"harbour crane {i}", body=f"crane strike day {i}") for i in range(5)]
+    vectorizer = FieldVectorizer(min_df=2, max_df=0.5).fit(small)
+    assert (vectorizer.min_df_, vectorizer.max_df_) == (1, 1.0)
+    assert (vectorizer.min_df, vectorizer.max_df) == (2, 0.5)
+    assert "every term is kept" in caplog.text
+    words = ["kestrel", "granite", "lantern", "meadow", "orchard"]
+    large = [Article(id=f"b{i}", headline=f"{words[i % 5]} report", body=f"{words[i % 5]} {words[(i + 1) % 5]} news")
+             for i in range(20)]
+    caplog.clear()
+    fitted = FieldVectorizer(min_df=2, max_df=0.5).fit(large)
+    assert (fitted.min_df_, fitted.max_df_) == (2, 0.5) and not caplog.text

@@ -6,24 +6,26 @@ import dataclasses
 import errno
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
+from recommender import versions
 from recommender.articles import ArticleError, canonical_url
-from recommender.cli import Context, cli, model_root, open_engine, prune_versions, refresh_model
+from recommender.cli.group import Context
 from recommender.links import resolve_store
-from recommender.readers import FORMATS, Problem, parse_mapping, read_path
+from recommender.readers import FORMATS, Problem, ReaderError, parse_mapping, read_path
 from recommender.readers.fields import unique_slug_id
+from recommender.readers.sitemap import SitemapMatcher, read_sitemap
 from recommender.readers.text import parse as parse_text
 from recommender.store import Store, StoreFull
 
-DEMO_CORPUS = Path(__file__).resolve().parents[2] / "data" / "demo"
 SHOWN_IDS = 20  # ids per status in the text summary; --json lists them all
 
 
-@cli.command()
+@click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "format_", type=click.Choice(FORMATS), help="Force a reader instead of the file extension.")
 @click.option("--map", "mapping", default="", metavar="TARGET=SOURCE,...",
@@ -55,7 +57,7 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
     """
     try:
         fields = parse_mapping(mapping)
-    except ValueError as error:
+    except ReaderError as error:
         raise click.BadParameter(str(error), param_hint="--map") from None
     for path in paths:
         if not path.exists():
@@ -63,8 +65,6 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
     matcher = None
     problems: list[Problem] = []
     if sitemap is not None:
-        from recommender.readers.sitemap import SitemapMatcher, read_sitemap
-
         entries, sitemap_problems = read_sitemap(sitemap)
         matcher = SitemapMatcher(entries)
         problems.extend(sitemap_problems)
@@ -85,17 +85,18 @@ def ingest(obj: Context, paths: tuple[Path, ...], format_: str | None, mapping: 
                     except StoreFull as error:
                         full = StoreFull(f"{item.location}: {error}")
                         raise
-                    except (ArticleError, ValueError) as error:
+                    except ArticleError as error:
                         problems.append(Problem(item.location, str(error)))
                         continue
                     ids[status].append(article_id)
             links = resolve_store(store)
-            appended = refresh_model(obj.db, store)
+            appended = versions.refresh(obj.db, store)
         except StoreFull as error:
             full = full or error
         except OSError as error:  # saving the model's new version
             if error.errno != errno.ENOSPC:
-                raise
+                raise click.ClickException(f"cannot save the model's new version ({error.strerror or error}); "
+                                           "the articles are stored and the model keeps its previous version") from None
             full = StoreFull(f"disk full while saving the model's new version ({error.strerror}); the articles "
                              "are stored and the model keeps its previous version")
     counts = {**{status: len(found) for status, found in ids.items()}, "skipped": len(problems)}
@@ -135,8 +136,23 @@ def ranking_config(editor_mix: float | None, relatedness_floor: float | None):
     """The engine's configuration with the options given on the command line."""
     from recommender.engine import EngineConfig
 
-    given = {"editor_mix": editor_mix, "relatedness_floor": relatedness_floor}
-    return EngineConfig(**{name: value for name, value in given.items() if value is not None})
+    config = EngineConfig()
+    if editor_mix is not None:
+        config = replace(config, editor_mix=editor_mix)
+    if relatedness_floor is not None:
+        config = replace(config, relatedness_floor=relatedness_floor)
+    return config
+
+
+def save_model(engine, db: Path) -> Path:
+    """Save ``engine`` as a new version of the store's model; a file-system failure is one line, not a traceback."""
+    from recommender.artifacts import save_engine
+
+    root = versions.model_root(db)
+    try:
+        return save_engine(engine, root)
+    except OSError as error:
+        raise click.ClickException(f"cannot save the model under {root}: {error.strerror or error}") from None
 
 
 def _distinct_slug_id(store: Store, article):
@@ -147,7 +163,7 @@ def _distinct_slug_id(store: Store, article):
     return dataclasses.replace(article, id=unique_slug_id(article.id, article.url))
 
 
-@cli.command()
+@click.command()
 @click.option("--editor-mix", type=click.FloatRange(0, 1), help=EDITOR_MIX_HELP)
 @click.option("--relatedness-floor", type=click.FloatRange(0, 1), help=FLOOR_HELP)
 @click.pass_obj
@@ -163,18 +179,19 @@ def build(obj: Context, editor_mix: float | None, relatedness_floor: float | Non
       readalso ingest data/demo/text && readalso build
       readalso build --editor-mix 0.2
     """
-    from recommender.artifacts import save_engine
     from recommender.engine import Engine
 
     with Store(obj.db, create=False) as store:
+        if not store.articles.count():
+            raise click.ClickException("the store holds no articles: ingest some first")
         resolve_store(store)
         engine = Engine(ranking_config(editor_mix, relatedness_floor), store).fit(store.articles.iter_articles())
-        path = save_engine(engine, model_root(obj.db))
-        prune_versions(obj.db, store)
+        path = save_model(engine, obj.db)
+        versions.prune(obj.db, store)
     click.echo(f"built {path.name}: {len(engine.index)} articles, {len(engine.vectorizer.vocabulary_)} terms -> {path}")
 
 
-@cli.command()
+@click.command()
 @click.argument("article_id", required=False)
 @click.option("--text", "text_file", type=click.File("r", encoding="utf-8"), help="Rank for unseen text (FILE or -).")
 @click.option("-k", default=5, show_default=True, type=click.IntRange(1, 100), help="How many stories.")
@@ -199,7 +216,7 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
     from recommender.ranking import Filters
 
     filters = Filters(section=section, max_age_days=max_age_days, exclude=frozenset(exclude))
-    store, engine = open_engine(obj.db)
+    store, engine = versions.open_engine(obj.db)
     with store:
         if article_id:
             ranking = engine.related(article_id, k, filters=filters, diversity=diversity)
@@ -225,7 +242,7 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
         click.echo(f"           {row['reason']}")
 
 
-@cli.command()
+@click.command()
 @click.argument("article_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -247,23 +264,24 @@ def show(obj: Context, article_id: str, as_json: bool):
         "language": article.language,
         "published_at": article.published_at.isoformat() if article.published_at else None,
         "reading_minutes": round(article.reading_minutes, 1), "body": article.body,
-        "read_also": [{"headline": l.headline, "url": l.url, "target_id": l.target_id, "resolution": l.resolution}
-                      for l in article.read_also],
+        "read_also": [{"headline": link.headline, "url": link.url, "target_id": link.target_id,
+                       "resolution": link.resolution} for link in article.read_also],
     }
     if as_json:
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{article.headline}\n{article.id} | {article.section or '-'} | {record['published_at'] or '-'} | {article.url or '-'}\n")
+    click.echo(f"{article.headline}\n{article.id} | {article.section or '-'} | {record['published_at'] or '-'} | "
+               f"{article.url or '-'}\n")
     click.echo(article.body)
-    for link in record["read_also"]:
-        target = f"-> {link['target_id']} ({link['resolution']})" if link["target_id"] else "(unresolved)"
-        click.echo(f"  read also: {link['headline']} {target}")
+    for link in article.read_also:
+        target = f"-> {link.target_id} ({link.resolution})" if link.target_id else "(unresolved)"
+        click.echo(f"  read also: {link.headline} {target}")
 
 
 DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
-@cli.command("list")
+@click.command("list")
 @click.option("--section", help="Only articles of this section.")
 @click.option("--since", type=click.DateTime(DATE_FORMATS), help="Only articles published on or after this time (UTC).")
 @click.option("--until", type=click.DateTime(DATE_FORMATS),
@@ -301,9 +319,9 @@ def list_articles(obj: Context, section, since, until, has_links, limit, as_json
     click.echo(f"{len(rows)} articles")
 
 
-@cli.command()
-@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEMO_CORPUS,
-              show_default=True, help="Demo corpus folder.")
+@click.command()
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("data/demo"),
+              show_default=True, help="Demo corpus folder (the default is the checkout's, from its top folder).")
 @click.option("-k", default=4, show_default=True, type=click.IntRange(1, 20))
 @click.pass_context
 def demo(ctx: click.Context, corpus: Path, k: int):
@@ -318,7 +336,7 @@ def demo(ctx: click.Context, corpus: Path, k: int):
         raise click.ClickException(f"no demo articles under {corpus}")
     ctx.invoke(ingest, paths=tuple(sources), format_=None, mapping="", as_json=False)
     ctx.invoke(build)
-    store, engine = open_engine(ctx.obj.db)
+    store, engine = versions.open_engine(ctx.obj.db)
     with store:
         linked = store.links.inbound_counts()
         examples = [max(linked, key=linked.get)] if linked else []
@@ -330,3 +348,6 @@ def demo(ctx: click.Context, corpus: Path, k: int):
             headlines = engine.articles(r.id for r in ranking)
             for rank, r in enumerate(ranking, 1):
                 click.echo(f"  {rank}. {r.score:.3f}  {headlines[r.id].headline}  ({r.reason})")
+
+
+COMMANDS = (ingest, build, related, show, list_articles, demo)

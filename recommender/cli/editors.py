@@ -6,14 +6,16 @@ import json
 
 import click
 
-from recommender.cli import Context, cli, model_root, open_engine
-from recommender.cli.articles import EDITOR_MIX_HELP, FLOOR_HELP, ranking_config
+from recommender import versions
+from recommender.cli.articles import EDITOR_MIX_HELP, FLOOR_HELP, ranking_config, save_model
+from recommender.cli.group import Context
 from recommender.links import resolve_store
 from recommender.store import Store
 
 
-@cli.command()
-@click.option("--validation-share", default=0.5, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.command()
+@click.option("--validation-share", default=0.5, show_default=True,
+              type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Newest share of linking articles validated on (rolling origin).")
 @click.option("--folds", default=3, show_default=True, type=click.IntRange(1, 20),
               help="Time-ordered validation chunks, each validated by a model trained on what came before.")
@@ -35,7 +37,6 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
     Example:
       readalso train --json
     """
-    from recommender.artifacts import save_engine
     from recommender.engine import Engine
 
     config = ranking_config(editor_mix, relatedness_floor)
@@ -45,16 +46,17 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
         if not articles:
             raise click.ClickException("the store holds no articles: ingest some first")
         engine = Engine(config, store).fit(articles, validation_share=validation_share, folds=folds, seed=seed)
-        path = save_engine(engine, model_root(obj.db))
+        path = save_model(engine, obj.db)
     model = engine.model
-    report = model.report_ if model is not None else None
     if as_json:
-        click.echo(json.dumps({"version": path.name, "report": report}, indent=2))
+        click.echo(json.dumps({"version": path.name, "report": model.report_ if model is not None else None},
+                              indent=2))
         return
     if model is None:
         click.echo(f"saved {path.name}: too few resolved links to train and validate a link model; "
                    "ranking by plain TF-IDF cosine")
         return
+    report: dict = model.report_
     click.echo(f"saved {path.name}: link model from {report['links']} links of {report['sources']} articles; "
                f"validated on the links of {report['validation_queries']} newer articles in {report['folds']} folds")
     for name in ("cosine", "model"):
@@ -65,9 +67,10 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
                f"paired t {report['t']})")
 
 
-@cli.command("reading-list")
+@click.command("reading-list")
 @click.option("--story", "story_id", metavar="ID", help="Catch up on the developing story of this article.")
-@click.option("--history", "history", metavar="ID...", help="What to read next after these articles (space- or comma-separated).")
+@click.option("--history", "history", metavar="ID...",
+              help="What to read next after these articles (space- or comma-separated).")
 @click.argument("more_history", nargs=-1)
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Time budget from reading times.")
 @click.option("-k", default=10, show_default=True, type=click.IntRange(1, 50), help="At most this many (--history).")
@@ -85,12 +88,14 @@ def reading_list(obj: Context, story_id, history, more_history, minutes, k, as_j
 
     if bool(story_id) == bool(history):
         raise click.UsageError("give either --story ID or --history ID...")
-    store, engine = open_engine(obj.db)
+    store, engine = versions.open_engine(obj.db)
     with store:
         if story_id:
             result = story_list(engine, story_id, minutes=minutes)
         else:
             ids = [i for part in (history, *more_history) for i in part.replace(",", " ").split()]
+            if not ids:
+                raise click.UsageError("--history needs at least one article id")
             result = history_list(engine, ids, minutes=minutes, k=k)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -99,7 +104,8 @@ def reading_list(obj: Context, story_id, history, more_history, minutes, k, as_j
         click.echo("nothing to read")
     for item in result.items:
         mark = "  <- latest" if item.latest else ""
-        click.echo(f"{(item.published_at or '-')[:16]:<16}  {item.minutes:>4.1f} min  {item.headline}  [{item.id}]{mark}")
+        when = (item.published_at or "-")[:16]
+        click.echo(f"{when:<16}  {item.minutes:>4.1f} min  {item.headline}  [{item.id}]{mark}")
     click.echo(f"{len(result.items)} articles, {result.total_minutes:.1f} min"
                + (f" of {minutes:g}" if minutes else ""))
 
@@ -121,7 +127,7 @@ def _feedback_command(kind: str):
     return command
 
 
-cli.command("pin", help="""Pin story TARGET to article SOURCE's related list (shown first, in pin order).
+pin = click.command("pin", help="""Pin story TARGET to article SOURCE's related list (shown first, in pin order).
 
 Honoured by 'related', the service and batch scoring.
 
@@ -130,7 +136,7 @@ Example:
   readalso pin storm-ardent-02 storm-ardent-05
   readalso pin storm-ardent-02 storm-ardent-05 --remove
 """)(_feedback_command("pin"))
-cli.command("block", help="""Never show story TARGET in article SOURCE's lists (related and reading lists).
+block = click.command("block", help="""Never show story TARGET in article SOURCE's lists (related and reading lists).
 
 \b
 Example:
@@ -139,3 +145,4 @@ Example:
 """)(_feedback_command("block"))
 
 
+COMMANDS = (train, reading_list, pin, block)

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import click
 
-from recommender.cli import Context, cli
+from recommender import versions
+from recommender.cli.group import Context
+from recommender.readers.sitemap import read_sitemap
+from recommender.readers.source import decode
 from recommender.writers import SHAPES
 
 
-@cli.command()
+@click.command()
 @click.argument("draft", type=click.File("rb"))
 @click.option("--shape", type=click.Choice(SHAPES),
               help="The draft's shape, instead of telling it from the extension or the first character.")
@@ -36,9 +39,9 @@ def suggest(obj: Context, draft, shape, k, after, replace, section, max_age_days
 
     Raw text gets a 'Read also:' line and '- headline' lines after paragraph 2, as in the
     seed article; HTML gets an <aside class="read-also"> of links; JSON (and JSON Lines,
-    CSV: record by record) gets its read_also field filled. The editor's own items stay first; the engine fills the block up to -k,
-    with the editors' pins and blocks for the draft's id applied. Running it on its own
-    output changes nothing.
+    CSV: record by record) gets its read_also field filled. The editor's own items stay first;
+    the engine fills the block up to -k, with the editors' pins and blocks for the draft's id
+    applied. Running it on its own output changes nothing.
 
     \b
     Example:
@@ -46,16 +49,14 @@ def suggest(obj: Context, draft, shape, k, after, replace, section, max_age_days
       readalso suggest data/demo/drafts/kestrel-draft.html --after 1 -k 3
       sed -n 1p data/demo/articles.jsonl | readalso suggest --shape json -k 3 --replace -
     """
-    from recommender.cli import open_engine
     from recommender.ranking import Filters
-    from recommender.readers.source import decode
     from recommender.suggest import suggest as suggest_block
 
     source = decode(draft.read())
     name = getattr(draft, "name", None)
     name = None if not isinstance(name, str) or name in ("-", "<stdin>") else name
     filters = Filters(section=section, max_age_days=max_age_days, exclude=frozenset(exclude))
-    store, engine = open_engine(obj.db)
+    store, engine = versions.open_engine(obj.db)
     with store:
         result = suggest_block(engine, store, source, shape=shape, name=name, k=k, filters=filters,
                                diversity=diversity, replace=replace, after=after,
@@ -68,12 +69,15 @@ def suggest(obj: Context, draft, shape, k, after, replace, section, max_age_days
     else:
         text = result.document  # as the draft was: no newline added at the end
     if output is not None:
-        output.write_text(result.document if not as_json else text, encoding="utf-8", newline="")
+        try:
+            output.write_text(result.document if not as_json else text, encoding="utf-8", newline="")
+        except OSError as error:
+            raise click.ClickException(f"cannot write {output}: {error.strerror or error}") from None
         return
     click.echo(text, nl=False)
 
 
-@cli.command()
+@click.command()
 @click.argument("sitemap_file", metavar="SITEMAP", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines: url, id, published_at, title, language.")
 def sitemap(sitemap_file: Path, as_json: bool):
@@ -86,8 +90,6 @@ def sitemap(sitemap_file: Path, as_json: bool):
     Example:
       readalso sitemap data/demo/html/sitemap.xml
     """
-    from recommender.readers.sitemap import read_sitemap
-
     entries, problems = read_sitemap(sitemap_file)
     for problem in problems:
         click.echo(f"skipped {problem.location}: {problem.reason}", err=True)
@@ -97,4 +99,8 @@ def sitemap(sitemap_file: Path, as_json: bool):
             click.echo(json.dumps({"url": entry.url, "id": entry.id, "published_at": published, "title": entry.title,
                                    "language": entry.language}, ensure_ascii=False))
         else:
-            click.echo(f"{(published or '-')[:16]:<16}  {entry.id}  {entry.url}" + (f"  {entry.title}" if entry.title else ""))
+            title = f"  {entry.title}" if entry.title else ""
+            click.echo(f"{(published or '-')[:16]:<16}  {entry.id}  {entry.url}{title}")
+
+
+COMMANDS = (suggest, sitemap)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from recommender.cli import Context, cli, model_root, refresh_model
+from recommender import versions
+from recommender.cli.group import Context
 from recommender.store import Store
 
 
@@ -22,7 +23,7 @@ class _TasksOption(click.Option):
         return super().get_help_record(ctx)
 
 
-@cli.command()
+@click.command()
 @click.option("-k", default=10, show_default=True, type=click.IntRange(1, 100), help="Stories per list.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON Lines here.")
 @click.option("--since", type=click.DateTime(), help="Only articles published on or after this date.")
@@ -32,7 +33,8 @@ class _TasksOption(click.Option):
               help="Parallel worker processes (local joblib, or Dask workers with --dask local).")
 @click.option("--dask", metavar="local|tcp://HOST:8786",
               help="Run the blocks on dask.distributed: a LocalCluster or a running scheduler.")
-@click.option("--block-rows", type=click.IntRange(1, None), help="Articles per block [default: n / (4 jobs), 64..8192].")
+@click.option("--block-rows", type=click.IntRange(1, None),
+              help="Articles per block [default: n / (4 jobs), 64..8192].")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where finished blocks are kept until the merge [default: beside the model].")
 @click.pass_obj
@@ -56,22 +58,21 @@ def batch(obj: Context, k, out, since, ids_file, jobs, dask, block_rows, work_di
       readalso batch -k 10 --out related.jsonl --jobs 2
       readalso batch --since 2026-11-01
     """
-    from recommender import artifacts
     from recommender.batch import run_batch
 
     ids = None
     if ids_file is not None:
         ids = list(dict.fromkeys(line.strip() for line in ids_file if line.strip()))
     with Store(obj.db, create=False) as store:
-        refresh_model(obj.db, store)
-    report = run_batch(artifacts.current(model_root(obj.db)), db=obj.db, k=k, out=out, ids=ids, since=since,
+        versions.refresh(obj.db, store)
+    report = run_batch(versions.current(obj.db), db=obj.db, k=k, out=out, ids=ids, since=since,
                        block_rows=block_rows, n_jobs=jobs, dask=dask, work_dir=work_dir)
     click.echo(f"{report.articles} related lists for {report.model_version} in {report.seconds:.1f} s "
                f"({report.articles_per_second:.0f} articles/s; {report.computed_blocks} blocks computed, "
                f"{report.reused_blocks} reused)" + (f" -> {report.out}" if report.out else ""))
 
 
-@cli.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64),
@@ -98,9 +99,7 @@ def serve(obj: Context, host: str, port: int, workers: int, threads: int, timeou
       readalso demo && READALSO_API_TOKEN=secret readalso serve --port 8001 --workers 4
       curl -s http://127.0.0.1:8001/readyz
     """
-    from service.server import (  # Flask and gunicorn only when serving
-        serve as run_gunicorn,
-    )
+    from service.server import serve as run_gunicorn
     from service.server import serve_debug
 
     config = {"DB": str(obj.db)}
@@ -113,9 +112,10 @@ def serve(obj: Context, host: str, port: int, workers: int, threads: int, timeou
                      access_log=access_log)
 
 
-@cli.command()
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder of the public data sets (default: ../shared/data beside the repo).")
+@click.command()
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("../shared/data"),
+              show_default=True, help="Folder of the public data sets (the default is beside the checkout, "
+                                      "from its top folder); tasks whose files are absent are skipped, naming them.")
 @click.option("--output-dir", default="reports", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--stem", default="evaluation", show_default=True, help="File name stem of the reports.")
 @click.option("--tasks", "task_names", multiple=True, metavar="TASK", cls=_TasksOption,
@@ -127,7 +127,8 @@ def serve(obj: Context, host: str, port: int, workers: int, threads: int, timeou
               help="Settings of the engine under test and its ablations, e.g. expansion=5,headline_weight=0.6.")
 @click.option("--max-distractors", default=20_000, show_default=True, type=click.IntRange(0))
 @click.option("--demo", "demo_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Demo corpus JSON Lines (default data/demo/articles.jsonl).")
+              default=Path("data/demo/articles.jsonl"), show_default=True,
+              help="Demo corpus JSON Lines (the default is the checkout's, from its top folder).")
 @click.option("--mind-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder with MIND news.tsv + behaviors.tsv (default <data-dir>/mind).")
 @click.option("--resamples", default=1000, show_default=True, type=click.IntRange(100), help="Bootstrap resamples.")
@@ -158,13 +159,18 @@ def evaluate(data_dir, output_dir, stem, task_names, system_names, no_ablation, 
     if compared:
         click.echo(compare_results(*compared, seed=seed, n_resamples=resamples)["text"])
         return
+    try:
+        config = EngineConfig.parse(engine_config)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--engine-config") from None
     command = "readalso evaluate " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["evaluate"] else None
     outcome = run_evaluation(data_dir, output_dir, tasks=list(task_names) or None, systems=list(system_names) or None,
                              seed=seed, n_resamples=resamples, max_distractors=max_distractors, demo_path=demo_path,
                              mind_dir=mind_dir, ablation=not no_ablation, plots=not no_plots, progress=not quiet,
-                             stem=stem, command=command, engine_config=EngineConfig.parse(engine_config))
+                             stem=stem, command=command, engine_config=config)
     click.echo(outcome["summary"])
     for kind, path in outcome["paths"].items():
         click.echo(f"{kind}: {path}")
 
 
+COMMANDS = (batch, serve, evaluate)

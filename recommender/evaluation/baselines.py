@@ -23,9 +23,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.articles import Article
-from recommender.ranking import Ranking
-from recommender.expansion import expand
 from recommender.cosine import all_pairs_top_k
+from recommender.expansion import expand
+from recommender.ranking import Ranking
 
 __all__ = ["Ranker", "RandomRanker", "MostRecentRanker", "MostLinkedRanker", "PlainTfidfRanker",
            "BM25MLTRanker", "article_text", "mlt_terms"]

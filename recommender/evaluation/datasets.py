@@ -29,8 +29,9 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recommender.articles import Article, ReadAlsoLink, canonical_url, normalise_headline, parse_datetime
-from recommender.evaluation.baselines import article_text
 from recommender.cosine import all_pairs_top_k
+from recommender.evaluation.baselines import article_text
+from recommender.readers import Record, read_path
 
 __all__ = [
     "DatasetMissing", "RetrievalTask", "SimilarityTask", "load_news_events", "load_distractors",
@@ -46,6 +47,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 class DatasetMissing(FileNotFoundError):
     """A data set file is absent; the message names the path."""
+
+
+class DatasetMalformed(ValueError):
+    """A data set file is not in its format; the message names the file and line."""
 
 
 @dataclass(frozen=True)
@@ -323,8 +328,6 @@ def news_readmore_articles(data_dir: Path | str) -> tuple[list[Article], str]:
     leak through the body. The description reports how many linked headlines the reader extracted
     exactly (the parser check). Ids get the prefix ``nr-``.
     """
-    from recommender.readers import Record, read_path
-
     folder = Path(data_dir) / "news-readmore"
     csv_path = _require(folder / "NewsArticles.csv", "news-readmore")
     links_path = _require(folder / "derived_readmore_links.jsonl", "news-readmore links")

@@ -24,7 +24,7 @@ from itertools import combinations
 from pathlib import Path
 
 from recommender.articles import Article
-from recommender.evaluation.datasets import DatasetMissing, RetrievalTask
+from recommender.evaluation.datasets import DatasetMalformed, DatasetMissing, RetrievalTask
 
 __all__ = ["Impression", "ImpressionTask", "read_mind_news", "read_mind_behaviors", "load_mind"]
 
@@ -68,7 +68,7 @@ def read_mind_news(path: Path | str) -> list[Article]:
         for number, line in enumerate(handle, start=1):
             cells = line.rstrip("\n").split("\t")
             if len(cells) < 4:
-                raise ValueError(f"{path}:{number}: expected at least 4 tab-separated columns, got {len(cells)}")
+                raise DatasetMalformed(f"{path}:{number}: expected at least 4 tab-separated columns, got {len(cells)}")
             news_id, category, _subcategory, title = cells[:4]
             if news_id in seen or not title.strip():
                 continue
@@ -89,7 +89,7 @@ def read_mind_behaviors(path: Path | str) -> list[Impression]:
         for number, line in enumerate(handle, start=1):
             cells = line.rstrip("\n").split("\t")
             if len(cells) != 5:
-                raise ValueError(f"{path}:{number}: expected 5 tab-separated columns, got {len(cells)}")
+                raise DatasetMalformed(f"{path}:{number}: expected 5 tab-separated columns, got {len(cells)}")
             impression_id, user, time, history, shown = cells
             pairs = [item.rsplit("-", 1) for item in shown.split()]
             if not pairs or any(len(pair) != 2 for pair in pairs):

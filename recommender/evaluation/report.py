@@ -31,8 +31,16 @@ def write_json(results: dict, path: Path | str) -> Path:
     return path
 
 
+class ReportError(ValueError):
+    """A file that is not a readable evaluation report; the message names it."""
+
+
 def read_json(path: Path | str) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """A report written by :func:`write_reports` (``ReportError`` when the file is unreadable or not JSON)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ReportError(f"{path}: not a readable report: {error}") from None
 
 
 def _plain(value):

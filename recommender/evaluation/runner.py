@@ -10,38 +10,41 @@ import logging
 import math
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from recommender.evaluation import datasets, harness, report
 from recommender.evaluation.datasets import DatasetMissing
+from recommender.evaluation.mind import load_mind
 from recommender.evaluation.stats import paired_test, significance_mark
+from recommender.evaluation.systems import default_systems
 
 log = logging.getLogger(__name__)
 
 TASKS = ("demo-stories", "news-events", "news-events+distractors", "reading-lists", "news-readmore", "demo-links",
          "sts-headlines", "mind")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-DEFAULT_DEMO = REPO_ROOT / "data" / "demo" / "articles.jsonl"
+DEFAULT_DATA_DIR = Path("../shared/data")
+"""The public data sets, relative to the working directory: beside the checkout, run from its top folder."""
+DEFAULT_DEMO = Path("data/demo/articles.jsonl")
+"""The demo corpus, relative to the working directory: the checkout's own, run from its top folder."""
 
-__all__ = ["run", "compare", "TASKS", "DEFAULT_DATA_DIR"]
+__all__ = ["run", "compare", "TASKS", "DEFAULT_DATA_DIR", "DEFAULT_DEMO", "UnknownName"]
+
+
+class UnknownName(ValueError):
+    """A task or system name the evaluation does not know; the message lists the known ones."""
 
 
 def _systems(names, *, seed: int, ablation: bool, engine_config=None):
-    from recommender.evaluation.systems import default_systems
-
-    try:
-        systems = default_systems(seed=seed, ablation=ablation, config=engine_config)
-    except ImportError as error:  # the engine is not importable: baselines only
-        log.warning("engine unavailable (%s): evaluating baselines only", error)
-        systems = default_systems(seed=seed, ablation=False, engine=False)
+    systems = default_systems(seed=seed, ablation=ablation, config=engine_config)
     if names:
         unknown = sorted(set(names) - set(systems))
         if unknown:
-            raise ValueError(f"unknown systems {', '.join(unknown)}; known: {', '.join(systems)}")
+            raise UnknownName(f"unknown systems {', '.join(unknown)}; known: {', '.join(systems)}")
         systems = {name: systems[name] for name in names}
     return systems
 
@@ -53,7 +56,7 @@ def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", 
         engine_config=None) -> dict:
     """Evaluate every system on every ground truth found; write ``<stem>.json/.md/.html``.
 
-    ``data_dir`` defaults to ``../shared/data`` beside the repository; ``tasks`` picks among
+    ``data_dir`` defaults to :data:`DEFAULT_DATA_DIR` and ``demo_path`` to :data:`DEFAULT_DEMO`; ``tasks`` picks among
     :data:`TASKS`; ``systems`` among the engine, ``engine-no-<signal>`` ablations and the baselines.
     ``engine_config`` (an ``EngineConfig``) sets the engine under test and its ablations.
     MIND is read from ``mind_dir`` (default ``<data_dir>/mind``). Missing data sets are skipped
@@ -63,11 +66,11 @@ def run(data_dir: str | Path | None = None, output_dir: str | Path = "reports", 
     chosen = list(tasks or TASKS)
     unknown = sorted(set(chosen) - set(TASKS))
     if unknown:
-        raise ValueError(f"unknown tasks {', '.join(unknown)}; known: {', '.join(TASKS)}")
+        raise UnknownName(f"unknown tasks {', '.join(unknown)}; known: {', '.join(TASKS)}")
     rankers = _systems(systems, seed=seed, ablation=ablation, engine_config=engine_config)
     reference = "engine" if "engine" in rankers else ("tfidf" if "tfidf" in rankers else next(iter(rankers)))
     options = dict(reference=reference, seed=seed, n_resamples=n_resamples, progress=progress)
-    results = {"readalso_evaluation": 1, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    results: dict[str, Any] = {"readalso_evaluation": 1, "created": datetime.now(UTC).isoformat(timespec="seconds"),
                "command": command or " ".join(["readalso evaluate", *sys.argv[1:]]),
                "settings": {"data_dir": str(data_dir), "seed": seed, "n_resamples": n_resamples,
                             "max_distractors": max_distractors, "systems": list(rankers), "reference": reference,
@@ -136,8 +139,6 @@ def _run_task(name, data_dir, rankers, options, *, seed, max_distractors, demo_p
     if name == "sts-headlines":
         return [harness.evaluate_similarity(datasets.load_sts_headlines(data_dir), rankers, **options)]
     if name == "mind":
-        from recommender.evaluation.mind import load_mind
-
         directory = Path(mind_dir) if mind_dir else Path(data_dir) / "mind"
         impressions, coclicks = load_mind(directory, seed=seed)
         return [harness.evaluate_impressions(impressions, rankers, **options),
@@ -189,20 +190,17 @@ def _compare_metric(task_a, task_b, system, metric, *, seed, n_resamples):
             return None
         human = np.asarray(task_a["human"])
         x, y = np.asarray(sys_a["similarity"]), np.asarray(sys_b["similarity"])
-        from scipy import stats
 
         def stat(values, idx):
             fn = stats.spearmanr if metric == "spearman" else stats.pearsonr
             return float(fn(human[idx], values[idx]).statistic)
 
         rng = np.random.default_rng(seed)
-        draws = []
-        for _ in range(n_resamples):
-            idx = rng.integers(0, human.size, human.size)
-            draws.append(stat(y, idx) - stat(x, idx))
-        draws = np.array([d for d in draws if not math.isnan(d)])
+        resampled = [stat(y, idx) - stat(x, idx)
+                     for idx in (rng.integers(0, human.size, human.size) for _ in range(n_resamples))]
+        draws = np.array([d for d in resampled if not math.isnan(d)])
         low, high = np.percentile(draws, [2.5, 97.5])
-        p = min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0)))
+        p = min(1.0, 2 * float(min(np.mean(draws <= 0), np.mean(draws >= 0))))
         return {"task": task_a["name"], "system": system, "metric": metric, "a": mean_a, "b": mean_b,
                 "diff": mean_b - mean_a, "low": float(low), "high": float(high), "p": float(p), "n": int(human.size)}
     values_a = dict(zip(task_a["query_ids"], sys_a["per_query"][metric]))
@@ -210,8 +208,8 @@ def _compare_metric(task_a, task_b, system, metric, *, seed, n_resamples):
     common = [q for q in task_a["query_ids"] if q in values_b]
     if not common:
         return None
-    x = [math.nan if values_a[q] is None else values_a[q] for q in common]
-    y = [math.nan if values_b[q] is None else values_b[q] for q in common]
-    test = paired_test(y, x, seed=seed, n_resamples=n_resamples)
+    before = [math.nan if values_a[q] is None else values_a[q] for q in common]
+    after = [math.nan if values_b[q] is None else values_b[q] for q in common]
+    test = paired_test(after, before, seed=seed, n_resamples=n_resamples)
     return {"task": task_a["name"], "system": system, "metric": metric, "a": mean_a, "b": mean_b,
             "diff": test.diff, "low": test.low, "high": test.high, "p": test.p_value, "n": test.n}

@@ -9,6 +9,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 
 from recommender.cosine import row_dots
+from recommender.engine import Engine, EngineConfig
 from recommender.evaluation.baselines import (
     BM25MLTRanker,
     MostLinkedRanker,
@@ -34,8 +35,6 @@ class EngineRanker(Ranker):
         self.name = name
 
     def _fit(self):
-        from recommender.engine import Engine
-
         self.engine_ = Engine(self.config).fit(self.articles_)
 
     def rank(self, query_id, k=10):
@@ -58,26 +57,18 @@ class EngineRanker(Ranker):
 
 def engine_signals() -> list[str]:
     """The signals the engine lets an ablation switch off (``EngineConfig.SIGNALS``)."""
-    from recommender.engine import EngineConfig
-
-    if hasattr(EngineConfig, "signals"):
-        return list(EngineConfig.signals())
-    return list(getattr(EngineConfig, "SIGNALS", {}))
+    return list(EngineConfig.SIGNALS)
 
 
-def default_systems(*, seed: int = 0, ablation: bool = True, engine: bool = True, config=None) -> dict[str, Ranker]:
+def default_systems(*, seed: int = 0, ablation: bool = True, config=None) -> dict[str, Ranker]:
     """The engine (with ``config``, an ``EngineConfig``; default the default one), one engine per switched-off
     signal (``engine-no-<signal>``) and every baseline."""
-    systems: dict[str, Ranker] = {}
-    if engine:
-        from recommender.engine import EngineConfig
-
-        config = config or EngineConfig()
-        systems["engine"] = EngineRanker(config=config)
-        if ablation:
-            for signal in engine_signals():
-                name = f"engine-no-{signal}"
-                systems[name] = EngineRanker(config=config.without(signal), name=name)
+    config = config or EngineConfig()
+    systems: dict[str, Ranker] = {"engine": EngineRanker(config=config)}
+    if ablation:
+        for signal in engine_signals():
+            name = f"engine-no-{signal}"
+            systems[name] = EngineRanker(config=config.without(signal), name=name)
     for ranker in (RandomRanker(seed=seed), MostRecentRanker(), MostLinkedRanker(), PlainTfidfRanker(),
                    TunedTfidfRanker(), TunedTfidfRanker(expansion=5), BM25MLTRanker()):
         systems[ranker.name] = ranker

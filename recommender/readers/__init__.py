@@ -14,13 +14,16 @@ file) and the reason; reading goes on with the next one. Files are decoded as UT
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from recommender.articles import Article
+from . import jsonl, tabular, text
+from .fields import build_article, check_mapping, parse_mapping
+from .records import Problem, ReaderError, Record
+from .xmlsafe import root_name
 
-__all__ = ["FORMATS", "Record", "Problem", "build_article", "detect_format", "read_path", "parse_mapping", "xml_root"]
+__all__ = ["FORMATS", "Record", "Problem", "ReaderError", "build_article", "detect_format", "read_path",
+           "parse_mapping", "xml_root"]
 
 FORMATS = ("jsonl", "csv", "text", "html", "feed")
 
@@ -33,52 +36,33 @@ _EXTENSIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Record:
-    """An article read from ``location`` (``"path/file.jsonl:12"`` or ``"path/page.html"``)."""
-
-    location: str
-    article: Article
-    id_from_url: bool = False  # the reader made the id from the URL's slug (HTML pages), so it may collide
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A record that was refused, with the reason."""
-
-    location: str
-    reason: str
-
-
-from .fields import build_article, parse_mapping  # noqa: E402  (after Record/Problem: the readers import them)
-
-
 def detect_format(path) -> str:
     """The format of ``path`` from its extension (for ``.xml``, from its root element: a feed's
-    ``rss``/``feed``/``RDF``); ``ValueError`` naming the file otherwise."""
+    ``rss``/``feed``/``RDF``); ``ReaderError`` naming the file otherwise."""
     suffix = Path(path).suffix.lower()
     try:
         format = _EXTENSIONS[suffix]
     except KeyError:
         known = ", ".join(sorted(_EXTENSIONS))
-        raise ValueError(f"cannot tell the format of {str(path)!r} from its extension (known: {known})") from None
+        raise ReaderError(f"cannot tell the format of {str(path)!r} from its extension (known: {known})") from None
     if format != "xml":
         return format
     root = xml_root(path)
     if root in ("urlset", "sitemapindex"):
-        raise ValueError(f"{str(path)!r} is a sitemap: it lists pages and holds no articles; "
+        raise ReaderError(f"{str(path)!r} is a sitemap: it lists pages and holds no articles; "
                          "give it as 'ingest PAGES --sitemap FILE'")
     if root not in ("rss", "feed", "RDF"):
-        raise ValueError(f"{str(path)!r} is XML but not an RSS or Atom feed (root element {root!r})")
+        raise ReaderError(f"{str(path)!r} is XML but not an RSS or Atom feed (root element {root!r})")
     return "feed"
 
 
 def xml_root(path) -> str | None:
     """The local name of the root element of an XML file (``rss``, ``feed``, ``urlset``, ...)."""
-    from .xmlsafe import root_name
-
-    with open(path, "rb") as handle:
-        return root_name(handle.read(8192))
+    try:
+        with open(path, "rb") as handle:
+            return root_name(handle.read(8192))
+    except OSError as error:
+        raise ReaderError(f"cannot read {str(path)!r}: {error.strerror or error}") from None
 
 
 def read_path(path, *, format: str | None = None, mapping: dict[str, str] | None = None) -> Iterator[Record | Problem]:
@@ -87,10 +71,8 @@ def read_path(path, *, format: str | None = None, mapping: dict[str, str] | None
     ``format`` forces one reader for every file; ``mapping`` renames fields
     (target -> source, e.g. ``{"headline": "title", "body": "text"}``).
     """
-    from .fields import check_mapping
-
     if format is not None and format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+        raise ReaderError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     mapping = check_mapping(mapping)
     path = Path(path)
     if path.is_dir():
@@ -104,7 +86,7 @@ def read_path(path, *, format: str | None = None, mapping: dict[str, str] | None
                 continue  # a sitemap beside the pages it lists: not an article file
             try:
                 file_format = format or detect_format(file)
-            except ValueError as error:
+            except ReaderError as error:
                 yield Problem(str(file), str(error))
                 continue
             yield from _read_file(file, file_format, mapping)
@@ -115,7 +97,7 @@ def read_path(path, *, format: str | None = None, mapping: dict[str, str] | None
 
 
 def _read_file(path: Path, format: str, mapping: dict[str, str]) -> Iterator[Record | Problem]:
-    from . import feed, jsonl, page, tabular, text
+    from . import feed, page
 
     reader = {"jsonl": jsonl.read, "csv": tabular.read, "text": text.read, "html": page.read, "feed": feed.read}[format]
     try:

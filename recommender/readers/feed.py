@@ -30,12 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import feedparser
 from bs4 import BeautifulSoup
 
 from recommender.articles import ArticleError
 
-from . import Problem, Record, page, xmlsafe
+from . import page, xmlsafe
 from .fields import build_article, slug_id
+from .records import Problem, Record
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +57,6 @@ def read(path: Path, mapping: dict[str, str]) -> Iterator[Record | Problem]:
 
 def parse(data: bytes, *, location: str) -> Iterator[Record | Problem]:
     """The items of a feed's bytes (already checked by :func:`xmlsafe.check`)."""
-    import feedparser
-
     # A stream, never the bytes themselves: feedparser tries bytes as a file name first, so a
     # "feed" whose text is a path would read that file.
     parsed = feedparser.parse(io.BytesIO(data), sanitize_html=True, resolve_relative_uris=True)

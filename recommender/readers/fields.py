@@ -44,6 +44,7 @@ from recommender.articles import (
 )
 
 from . import markers
+from .records import ReaderError
 
 FIELDS = ("id", "url", "headline", "body", "published_at", "section", "language", "read_also")
 HEADLINE_CHARS = 90
@@ -70,7 +71,7 @@ def parse_mapping(spec: str | None) -> dict[str, str]:
             continue
         target, sep, source = part.partition("=")
         if not sep or not target.strip() or not source.strip():
-            raise ValueError(f"mapping items look like target=source, got {part.strip()!r}")
+            raise ReaderError(f"mapping items look like target=source, got {part.strip()!r}")
         mapping[target.strip()] = source.strip()
     check_mapping(mapping)
     return mapping
@@ -80,7 +81,7 @@ def check_mapping(mapping: Mapping[str, str] | None) -> dict[str, str]:
     mapping = dict(mapping or {})
     unknown = sorted(set(mapping) - set(FIELDS))
     if unknown:
-        raise ValueError(f"mapping targets must be among {', '.join(FIELDS)}; got {', '.join(unknown)}")
+        raise ReaderError(f"mapping targets must be among {', '.join(FIELDS)}; got {', '.join(unknown)}")
     return mapping
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from recommender.articles import ArticleError
 
-from . import Problem, Record
 from .fields import build_article
+from .records import Problem, Record
 from .source import read_text
 
 

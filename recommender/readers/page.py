@@ -26,8 +26,9 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, Tag
 
 from recommender.articles import ArticleError, parse_datetime
 
-from . import Problem, Record, markers
+from . import markers
 from .fields import build_article, slug_id
+from .records import Problem, Record
 from .source import read_text
 
 _BLOCK_CLASS = re.compile(r"read-?also|related|read-?more|see-?also|more-?on|also-?read", re.I)

@@ -31,8 +31,9 @@ from defusedxml.ElementTree import ParseError, fromstring
 
 from recommender.articles import ArticleError, canonical_url, normalise_headline, parse_datetime
 
-from . import Problem, Record, xmlsafe
+from . import xmlsafe
 from .fields import derive_id, slug_id
+from .records import Problem, ReaderError, Record
 
 __all__ = ["SitemapEntry", "SitemapMatcher", "read_sitemap"]
 
@@ -66,20 +67,22 @@ def _child_text(element, *path: str) -> str | None:
 def read_sitemap(path) -> tuple[list[SitemapEntry], list[Problem]]:
     """The entries of a sitemap file and the ``<url>`` elements that could not be read.
 
-    Raises ``ValueError`` naming the file when it is no sitemap, unsafe or not XML.
+    Raises ``ReaderError`` naming the file when it is unreadable, no sitemap, unsafe or not XML.
     """
     path = Path(path)
     try:
         data = xmlsafe.load(path)
         root = fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except OSError as error:
+        raise ReaderError(f"{path}: not read: {error.strerror or error}") from None
     except xmlsafe.UnsafeXML as error:
-        raise ValueError(f"{path}: not read: {error}") from None
+        raise ReaderError(f"{path}: not read: {error}") from None
     except ParseError as error:
-        raise ValueError(f"{path}: not well-formed XML: {error}") from None
+        raise ReaderError(f"{path}: not well-formed XML: {error}") from None
     if _local(root.tag) == "sitemapindex":
-        raise ValueError(f"{path}: a sitemap index lists other sitemaps, not articles; give one of its sitemaps")
+        raise ReaderError(f"{path}: a sitemap index lists other sitemaps, not articles; give one of its sitemaps")
     if _local(root.tag) != "urlset":
-        raise ValueError(f"{path}: not a sitemap (root element {_local(root.tag)!r}, expected 'urlset')")
+        raise ReaderError(f"{path}: not a sitemap (root element {_local(root.tag)!r}, expected 'urlset')")
     entries, problems = [], []
     for index, element in enumerate(child for child in root if _local(child.tag) == "url"):
         where = f"{path}[{index}]"

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from recommender.articles import ArticleError
 
-from . import Problem, Record
 from .fields import build_article
+from .records import Problem, Record
 from .source import read_text
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))

@@ -21,8 +21,9 @@ from pathlib import Path
 
 from recommender.articles import ArticleError
 
-from . import Problem, Record, markers
+from . import markers
 from .fields import HEADLINE_CHARS, apply_mapping, build_article, headline_from  # noqa: F401  (re-exported)
+from .records import Problem, Record
 from .source import read_text
 
 _HEADER = re.compile(

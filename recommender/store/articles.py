@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from recommender.articles import Article, ArticleError, canonical_url, check_limits, normalise_headline, parse_datetime
 
@@ -58,7 +58,7 @@ class Articles(Part):
             norm_headline=normalise_headline(article.headline), body=article.body,
             published_at=article.published_at.isoformat() if article.published_at else None,
             section=article.section, language=article.language, content_hash=article.content_hash,
-            updated_at=datetime.now(timezone.utc).isoformat(), headline_derived=int(article.headline_derived),
+            updated_at=datetime.now(UTC).isoformat(), headline_derived=int(article.headline_derived),
         )
         if row is None:
             db.execute(f"INSERT INTO articles (id, {', '.join(values)}) VALUES (?{', ?' * len(values)})",

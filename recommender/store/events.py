@@ -8,7 +8,7 @@ days older than the retention are deleted on the next write.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from .part import Part
 
@@ -22,7 +22,7 @@ class Events(Part):
                     now: datetime | None = None) -> int:
         """Count widget beacons (``type``, ``article_id``, ``target_id``, ``position``, ``model_version``)
         in one transaction, dropping days older than ``retention_days``; returns how many were counted."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         day = now.date().isoformat()
         counts: dict[tuple, int] = {}
         for event in events:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from recommender.catalogue import Feedback
 
@@ -32,7 +32,7 @@ class EditorFeedback(Part):
             db.execute("INSERT INTO feedback (source_id, target_id, kind, created_at) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT(source_id, target_id) DO UPDATE SET kind = excluded.kind, "
                        "created_at = excluded.created_at",
-                       (source_id, target_id, kind, datetime.now(timezone.utc).isoformat()))
+                       (source_id, target_id, kind, datetime.now(UTC).isoformat()))
 
     def remove(self, source_id: str, target_id: str, kind: str | None = None) -> bool:
         """Forget a pin or block (of ``kind`` if given); returns whether there was one."""

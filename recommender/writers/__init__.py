@@ -8,13 +8,19 @@ draft holds, read as the readers read them), ``render_block(links)`` (the block 
 * ``html``: an ``<aside class="read-also">`` of links after a paragraph;
 * ``json``: the ``read_also`` field of each record;
 * ``csv``: the ``read_also`` cell of each row (CSV or TSV).
+
+``drafts`` holds what every shape checks of a draft, and ``DraftError``. The HTML writer loads
+BeautifulSoup, so it is imported only when a draft is HTML.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["SHAPES", "detect_shape", "writer", "only_block", "check_after"]
+from . import jsondoc, table, text
+from .drafts import DraftError, check_after, only_block
+
+__all__ = ["SHAPES", "DraftError", "detect_shape", "writer", "only_block", "check_after"]
 
 SHAPES = ("text", "html", "json", "csv")
 
@@ -32,7 +38,7 @@ def detect_shape(source: str, name: str | None = None) -> str:
     if name:
         suffix = Path(name).suffix.lower()
         if suffix in (".rss", ".atom", ".xml"):
-            raise ValueError(f"{name}: feeds and sitemaps are read by 'ingest', they are not drafts")
+            raise DraftError(f"{name}: feeds and sitemaps are read by 'ingest', they are not drafts")
         shape = _EXTENSIONS.get(suffix)
         if shape:
             return shape
@@ -42,22 +48,10 @@ def detect_shape(source: str, name: str | None = None) -> str:
 
 def writer(shape: str):
     """The module that writes ``shape``."""
-    from . import html, jsondoc, table, text
+    from . import html
 
     try:
         return {"text": text, "html": html, "json": jsondoc, "csv": table}[shape]
     except KeyError:
-        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}") from None
+        raise DraftError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}") from None
 
-
-def only_block(blocks, what: str):
-    """The one block of a draft that holds one article (``what``: "an HTML draft", "a text draft")."""
-    if len(blocks) != 1:
-        raise ValueError(f"{what} holds one article, got {len(blocks)} blocks")
-    return blocks[0]
-
-
-def check_after(after: int | None) -> None:
-    """``after`` is a paragraph number >= 0, or None (where the draft's block stood, else after paragraph 2)."""
-    if after is not None and after < 0:
-        raise ValueError(f"after must be a paragraph number >= 0, got {after}")

@@ -27,7 +27,8 @@ from bs4 import BeautifulSoup, Tag
 from recommender.articles import ReadAlsoLink
 from recommender.readers import Problem, Record
 from recommender.readers import page as reader
-from recommender.writers import check_after, only_block
+
+from .drafts import check_after, only_block
 
 HEADING = "Read also"
 DEFAULT_AFTER = 2

@@ -17,6 +17,8 @@ from recommender.articles import ArticleError, ReadAlsoLink
 from recommender.readers import Problem, Record, markers
 from recommender.readers.fields import build_article
 
+from .drafts import DraftError
+
 
 def parse(source: str) -> tuple[str, list[Any]]:
     """``(layout, records)``: layout ``"object"``, ``"array"`` or ``"lines"``, as the JSON Lines reader reads them."""
@@ -36,7 +38,7 @@ def parse(source: str) -> tuple[str, list[Any]]:
             try:
                 records.append(json.loads(line))
             except ValueError as error:
-                raise ValueError(f"line {number}: invalid JSON: {error}") from None
+                raise DraftError(f"line {number}: invalid JSON: {error}") from None
     return "lines", records
 
 

@@ -20,14 +20,15 @@ from recommender.readers import Problem, Record
 from recommender.readers.fields import build_article
 from recommender.readers.tabular import _delimiter
 
+from .drafts import DraftError
 from .jsondoc import render_block, strip_blocks
 
 
 def parse(source: str, name: str | None = None) -> tuple[str, list[str], list[list[str]]]:
-    """``(delimiter, header, rows)``; ``ValueError`` when there is no header row."""
+    """``(delimiter, header, rows)``; ``DraftError`` when there is no header row."""
     text = source.replace("\x00", "")
     if not text.strip():
-        raise ValueError("empty CSV: no header row")
+        raise DraftError("empty CSV: no header row")
     delimiter = _delimiter(Path(name or "draft.csv"), text.split("\n", 1)[0])
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     header = [cell.strip() for cell in rows[0]]

@@ -16,7 +16,8 @@ from collections.abc import Sequence
 from recommender.articles import ReadAlsoLink
 from recommender.readers import Problem, Record, markers
 from recommender.readers import text as reader
-from recommender.writers import check_after, only_block
+
+from .drafts import check_after, only_block
 
 LABEL = "Read also:"
 BULLET = "- "
