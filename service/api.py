@@ -17,7 +17,7 @@ from recommender.store import DuplicateUrl
 
 from . import answers, inputs
 from .errors import ApiError, error_response, unprocessable
-from .holder import ModelUnavailable, ReloadRefused
+from .holder import ModelUnavailable, ReloadRefused, article_index
 from .security import require_event_origin, require_token
 from .turns import holder, snapshot, turn, writing
 
@@ -130,8 +130,9 @@ def reload():
         metrics.reloads.labels("refused").inc()
         raise ApiError(422, str(error), code="artifact_refused", parameter="version" if version else None) from None
     metrics.reloads.labels("ok").inc()
-    metrics.set_model(new.version, len(new.engine.index))
-    return jsonify(previous=old.version, version=new.version, articles=len(new.engine.index))
+    articles = len(article_index(new.engine))
+    metrics.set_model(new.version, articles)
+    return jsonify(previous=old.version, version=new.version, articles=articles)
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -163,7 +164,8 @@ def events():
         stored = 0
         if kept:
             with writing():
-                stored = current.store.events.record_many(kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
+                stored = current.store.events.record_many(
+                    kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
     return jsonify(stored=stored, dropped=len(rows) - stored), 202
 
 
@@ -186,6 +188,7 @@ def reading_list():
         if story is not None:
             result = story_list(engine, story, minutes=minutes)
         else:
+            assert history is not None  # reading_list_query gives exactly one of story and history
             result = history_list(engine, history, minutes=minutes, k=k)
     return jsonify(model_version=current.version, **result.to_dict())
 
@@ -200,7 +203,8 @@ def suggest():
     enough. ``k``, ``filters`` and ``diversity`` as for ``/v1/related``; ``after`` (paragraph
     number) and ``replace`` as on the command line.
     """
-    from recommender.suggest import DraftError, suggest as suggest_block
+    from recommender.suggest import DraftError
+    from recommender.suggest import suggest as suggest_block
     from recommender.writers import SHAPES
 
     body = inputs.json_object("a draft")

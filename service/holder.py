@@ -31,8 +31,9 @@ from pathlib import Path
 
 from recommender import artifacts
 from recommender.engine import Engine
-from recommender.sync import sync_with_store
+from recommender.index import ArticleIndex
 from recommender.store import CHANGE_COUNTER, SERVED_MODEL, Store
+from recommender.sync import sync_with_store
 
 log = logging.getLogger(__name__)
 MAX_CACHED = 10_000
@@ -189,7 +190,7 @@ class EngineHolder:
         sync_with_store(engine, store)
         artifacts.lease(directory)
         self._checked = (Path(directory), _file_stats(directory), None)  # just verified in full
-        log.info("loaded model %s (%d articles)", engine.version, len(engine.index))
+        log.info("loaded model %s (%d articles)", engine.version, len(article_index(engine)))
         return Snapshot(store, engine, changes, directory=Path(directory))
 
     def _swapped(self, old: Snapshot, new: Snapshot) -> None:
@@ -281,14 +282,21 @@ def _file_stats(directory: Path) -> tuple:
     return tuple(stats)
 
 
+def article_index(engine: Engine | None) -> ArticleIndex:
+    """The index of a loaded model: ``artifacts.load_engine`` always sets one (only an unfitted engine has none)."""
+    assert engine is not None and engine.index is not None, "no model with an article index is loaded"
+    return engine.index
+
+
 def _smoke_test(engine: Engine) -> None:
     """Rank once, so a model that cannot rank fails at load and not on a reader's request.
 
     An empty artifact is refused (``ArtifactError``); any other failure here is a bug and propagates.
     """
-    if len(engine.index) == 0:
+    index = article_index(engine)
+    if len(index) == 0:
         raise artifacts.ArtifactError("the artifact holds no articles")
-    first = next(i for i, alive in zip(engine.index.ids, engine.index.alive) if alive)
+    first = next(i for i, alive in zip(index.ids, index.alive) if alive)
     engine.related(first, 1)
 
 

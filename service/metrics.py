@@ -14,8 +14,17 @@ import os
 import time
 
 from flask import Flask, Response, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
-                               generate_latest, multiprocess)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from .holder import Snapshot, article_index
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -40,13 +49,14 @@ class Metrics:
         self.reloads = Counter("readalso_model_reloads_total", "Model reloads, by outcome.", ["outcome"],
                                registry=self.registry)
         self._version: str | None = None
-        self._followed = (None, None)  # the snapshot last shown by ``follow`` and its change count
+        # the snapshot last shown by ``follow`` and its change count
+        self._followed: tuple[Snapshot | None, int | None] = (None, None)
 
-    def follow(self, snapshot) -> None:
+    def follow(self, snapshot: Snapshot) -> None:
         """The model gauges of a request's snapshot, recomputed only when the snapshot or its articles changed."""
         if self._followed[0] is not snapshot or self._followed[1] != snapshot.changes_seen:
             self._followed = (snapshot, snapshot.changes_seen)
-            self.set_model(snapshot.version, len(snapshot.engine.index) if snapshot.engine else 0)
+            self.set_model(snapshot.version, len(article_index(snapshot.engine)) if snapshot.engine else 0)
 
     def set_model(self, version: str | None, articles: int) -> None:
         if version != self._version:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 
 from .errors import error_response
-from .holder import Busy, ModelUnavailable
+from .holder import Busy, ModelUnavailable, article_index
 from .inputs import check_path_id
 from .metrics import metrics_response
 from .security import csp_nonce, require_metrics_access
@@ -50,7 +50,8 @@ def readyz():
     if damaged:
         return error_response(503, "not_ready", f"model {current.version} is damaged: {damaged}")
     return {"status": "ready", "degraded": models.degraded,  # degraded: why an older version is served
-            "model_version": current.version, "articles": len(current.engine.index), "stored_articles": articles}
+            "model_version": current.version, "articles": len(article_index(current.engine)),
+            "stored_articles": articles}
 
 
 @bp.get("/metrics")
@@ -88,7 +89,8 @@ def _cached_file(path: Path, mimetype: str, *, max_age: int) -> Response:
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])
     response.cache_control.public = True
     response.cache_control.max_age = max_age
-    return response.make_conditional(request)
+    response.make_conditional(request)  # in place (it returns the response itself)
+    return response
 
 
 @bp.get("/demo")
@@ -97,7 +99,7 @@ def demo_index():
     current = snapshot()
     with current.lock:
         inbound = current.store.links.inbound_counts()
-        article_id = max(inbound, key=inbound.get) if inbound else None
+        article_id = max(inbound, key=inbound.__getitem__) if inbound else None
         if article_id is None:
             newest = list(current.store.articles.iter_articles())
             article_id = newest[-1].id if newest else None
@@ -121,7 +123,7 @@ def demo(article_id: str):
                            k=k if k.isascii() and k.isdigit() and len(k) < 3 else "5", version=current.version)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(path: Path, mtime: float) -> bytes:
     return path.read_bytes()
 

@@ -104,6 +104,7 @@ def serve(app_config: dict, *, host: str = "127.0.0.1", port: int = 8000, worker
 def serve_debug(app_config: dict, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Flask's development server with the debugger and reloader: never for production."""
     from service import create_app
+
     from .holder import serve_newest
 
     serve_newest(*_paths(app_config))

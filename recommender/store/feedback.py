@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from recommender.catalogue import Feedback
 
@@ -32,7 +32,7 @@ class EditorFeedback(Part):
             db.execute("INSERT INTO feedback (source_id, target_id, kind, created_at) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT(source_id, target_id) DO UPDATE SET kind = excluded.kind, "
                        "created_at = excluded.created_at",
-                       (source_id, target_id, kind, datetime.now(timezone.utc).isoformat()))
+                       (source_id, target_id, kind, datetime.now(UTC).isoformat()))
 
     def remove(self, source_id: str, target_id: str, kind: str | None = None) -> bool:
         """Forget a pin or block (of ``kind`` if given); returns whether there was one."""
@@ -44,8 +44,8 @@ class EditorFeedback(Part):
 
     def for_source(self, source_id: str) -> Feedback | None:
         """The pins (oldest first) and blocks of one article's list, or None when it has neither."""
-        rows = self._db.execute("SELECT target_id, kind FROM feedback WHERE source_id = ? ORDER BY created_at, target_id",
-                                (source_id,)).fetchall()
+        rows = self._db.execute("SELECT target_id, kind FROM feedback WHERE source_id = ? "
+                                "ORDER BY created_at, target_id", (source_id,)).fetchall()
         if not rows:
             return None
         return Feedback(tuple(r["target_id"] for r in rows if r["kind"] == "pin"),
