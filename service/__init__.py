@@ -20,8 +20,10 @@ import os
 import re
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 from flask import Config, Flask, current_app, g, has_request_context, request
+from flask.json.provider import DefaultJSONProvider
 
 from recommender import ranking
 from recommender.store import DEFAULT_DB
@@ -32,7 +34,7 @@ from .holder import Busy, EngineHolder
 
 log = logging.getLogger(__name__)
 
-DEFAULTS = {
+DEFAULTS: dict[str, Any] = {
     "DB": None,                      # SQLite store; None: $READALSO_DB or ./readalso-data/readalso.db
     "MODEL_ROOT": None,              # artifact root; None: beside the store, <db name>.artifacts/
     "API_TOKEN": None,               # bearer token for write routes; None disables them (env: taken verbatim)
@@ -71,7 +73,8 @@ def create_app(config: dict | None = None) -> Flask:
     """Build the service: load config, open the store, load the model, register the routes."""
     app = Flask(__name__, template_folder="widget", static_folder=None)
     app.config.update(load_config(config, root_path=app.root_path))
-    app.json.sort_keys = False  # fields in the documented order
+    # fields in the documented order (a new app's provider is Flask's default one)
+    cast(DefaultJSONProvider, app.json).sort_keys = False
 
     _install_request_ids(app)
     _add_request_id_to_log_records()
@@ -89,6 +92,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["readalso"] = holder
     app.extensions["readalso.store_health"] = security.StoreHealth(app.config["DB"], app.config["MIN_FREE_DISK_BYTES"])
 
+    # Imported here, not at the top: the blueprints import flask-bound helpers from this package.
     from . import api, pages, turns
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
@@ -161,7 +165,7 @@ def _add_request_id_to_log_records() -> None:
             record = factory(*args, **kwargs)
             record.request_id = _current_request_id()
             return record
-        record_factory.readalso = True
+        record_factory.__dict__["readalso"] = True  # a mark on the function: installed once per process
         logging.setLogRecordFactory(record_factory)
 
 
@@ -190,6 +194,7 @@ def _cors(response):
         response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID"
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, OPTIONS"
-            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, If-None-Match, X-Request-ID"
+            response.headers["Access-Control-Allow-Headers"] = ("Authorization, Content-Type, If-None-Match, "
+                                                                "X-Request-ID")
             response.headers["Access-Control-Max-Age"] = "600"
     return response

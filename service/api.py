@@ -130,8 +130,9 @@ def reload():
         metrics.reloads.labels("refused").inc()
         raise ApiError(422, str(error), code="artifact_refused", parameter="version" if version else None) from None
     metrics.reloads.labels("ok").inc()
-    metrics.set_model(new.version, len(new.engine.index))
-    return jsonify(previous=old.version, version=new.version, articles=len(new.engine.index))
+    articles = len(new.require_engine().index)
+    metrics.set_model(new.version, articles)
+    return jsonify(previous=old.version, version=new.version, articles=articles)
 
 
 # -- events -----------------------------------------------------------------------------------
@@ -163,7 +164,8 @@ def events():
         stored = 0
         if kept:
             with writing():
-                stored = current.store.events.record_many(kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
+                stored = current.store.events.record_many(
+                    kept, retention_days=current_app.config["EVENT_RETENTION_DAYS"])
     return jsonify(stored=stored, dropped=len(rows) - stored), 202
 
 
@@ -186,6 +188,7 @@ def reading_list():
         if story is not None:
             result = story_list(engine, story, minutes=minutes)
         else:
+            assert history is not None  # reading_list_query gives exactly one of story and history
             result = history_list(engine, history, minutes=minutes, k=k)
     return jsonify(model_version=current.version, **result.to_dict())
 

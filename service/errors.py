@@ -25,6 +25,9 @@ CODES = {
 class ApiError(HTTPException):
     """An error answered in the JSON shape; ``parameter`` names the input at fault."""
 
+    code: int  # always set, to the status (``HTTPException`` allows None)
+    description: str  # always set, to the message
+
     def __init__(self, status: int, message: str, *, parameter: str | None = None, code: str | None = None,
                  headers: dict[str, str] | None = None):
         super().__init__(message)
@@ -61,8 +64,9 @@ def _http_error(error: HTTPException):
         return error_response(error.code, error.error_code, error.description, error.parameter, error.extra_headers)
     status = error.code or 500
     headers = {}
-    if getattr(error, "valid_methods", None):  # 405: tell the client what is allowed
-        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    allowed = getattr(error, "valid_methods", None)
+    if allowed:  # 405: tell the client what is allowed
+        headers["Allow"] = ", ".join(sorted(allowed))
     message = error.description or error.name
     if status == 404 and message.startswith("The requested URL was not found"):
         message = "no such route"

@@ -286,9 +286,10 @@ def _smoke_test(engine: Engine) -> None:
 
     An empty artifact is refused (``ArtifactError``); any other failure here is a bug and propagates.
     """
-    if len(engine.index) == 0:
+    index = engine.index
+    if len(index) == 0:
         raise artifacts.ArtifactError("the artifact holds no articles")
-    first = next(i for i, alive in zip(engine.index.ids, engine.index.alive) if alive)
+    first = next(i for i, alive in zip(index.ids, index.alive) if alive)
     engine.related(first, 1)
 
 

@@ -296,9 +296,9 @@ def reading_list_query(body: dict) -> tuple[str | None, list[str] | None, float 
     if "story" in body:
         body_id(story, "story")
     max_history = current_app.config["MAX_HISTORY"]
-    if "history" in body:
-        if not isinstance(history, list) or not 0 < len(history) <= max_history or any(id_problem(i) for i in history):
-            raise unprocessable("history", f"history must be a list of 1..{max_history} article ids")
+    if "history" in body and (not isinstance(history, list) or not 0 < len(history) <= max_history
+                              or any(id_problem(i) for i in history)):
+        raise unprocessable("history", f"history must be a list of 1..{max_history} article ids")
     minutes = body.get("minutes")
     if minutes is not None and (isinstance(minutes, bool) or not isinstance(minutes, (int, float))
                                 or not 0 < minutes <= 1440):
@@ -319,10 +319,12 @@ def reload_version(body) -> str | None:
 
 
 # -- articles ---------------------------------------------------------------------------------
-ARTICLE_TYPES = {"id": (str,), "headline": (str,), "body": (str, type(None)), "url": (str, type(None)),
-                 "published_at": (str, type(None)), "section": (str, type(None)),
-                 "language": (str, type(None)), "read_also": (list, type(None))}
+ARTICLE_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,), "headline": (str,), "body": (str, type(None)), "url": (str, type(None)),
+    "published_at": (str, type(None)), "section": (str, type(None)),
+    "language": (str, type(None)), "read_also": (list, type(None))}
 """The JSON types of ``ArticleInput`` (service/openapi.json): the API takes JSON, not CSV cells."""
+_TYPE_NAMES: dict[type, str] = {str: "a string", list: "a list"}
 
 
 def article_from(raw, where: str, *, path_id: str | None = None) -> Article:
@@ -343,7 +345,7 @@ def article_from(raw, where: str, *, path_id: str | None = None) -> Article:
         raw = {**raw, "id": path_id}
     for name, types in ARTICLE_TYPES.items():
         if name in raw and not isinstance(raw[name], types):
-            wanted = " or ".join("null" if t is type(None) else {str: "a string", list: "a list"}[t] for t in types)
+            wanted = " or ".join("null" if t is type(None) else _TYPE_NAMES[t] for t in types)
             raise unprocessable(where, f"{prefix}{name} must be {wanted}, got {type(raw[name]).__name__}")
     if "id" in raw:
         problem = id_problem(raw["id"])
@@ -407,7 +409,8 @@ def event(item, where: str | None, *, now: datetime | None = None) -> dict:
     if position is not None:
         position = json_int(item["position"])
         if position is None or not 1 <= position <= max_k:
-            raise unprocessable(field("position"), f"position must be an integer in 1..{max_k}, got {item['position']!r}")
+            raise unprocessable(field("position"),
+                                f"position must be an integer in 1..{max_k}, got {item['position']!r}")
     model = item.get("model")
     if model is not None and (not isinstance(model, str) or not 0 < len(model) <= 100):
         raise unprocessable(field("model"), "model must be a model version string")

@@ -24,6 +24,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from .holder import Snapshot
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -47,9 +49,10 @@ class Metrics:
         self.reloads = Counter("readalso_model_reloads_total", "Model reloads, by outcome.", ["outcome"],
                                registry=self.registry)
         self._version: str | None = None
-        self._followed = (None, None)  # the snapshot last shown by ``follow`` and its change count
+        # the snapshot last shown by ``follow`` and its change count
+        self._followed: tuple[Snapshot | None, int | None] = (None, None)
 
-    def follow(self, snapshot) -> None:
+    def follow(self, snapshot: Snapshot) -> None:
         """The model gauges of a request's snapshot, recomputed only when the snapshot or its articles changed."""
         if self._followed[0] is not snapshot or self._followed[1] != snapshot.changes_seen:
             self._followed = (snapshot, snapshot.changes_seen)

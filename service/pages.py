@@ -50,7 +50,8 @@ def readyz():
     if damaged:
         return error_response(503, "not_ready", f"model {current.version} is damaged: {damaged}")
     return {"status": "ready", "degraded": models.degraded,  # degraded: why an older version is served
-            "model_version": current.version, "articles": len(current.engine.index), "stored_articles": articles}
+            "model_version": current.version, "articles": len(current.require_engine().index),
+            "stored_articles": articles}
 
 
 @bp.get("/metrics")
@@ -88,7 +89,8 @@ def _cached_file(path: Path, mimetype: str, *, max_age: int) -> Response:
     response.set_etag(hashlib.sha256(data).hexdigest()[:32])
     response.cache_control.public = True
     response.cache_control.max_age = max_age
-    return response.make_conditional(request)
+    response.make_conditional(request)  # in place (it returns the response itself)
+    return response
 
 
 @bp.get("/demo")
@@ -97,7 +99,7 @@ def demo_index():
     current = snapshot()
     with current.lock:
         inbound = current.store.links.inbound_counts()
-        article_id = max(inbound, key=inbound.get) if inbound else None
+        article_id = max(inbound, key=inbound.__getitem__) if inbound else None
         if article_id is None:
             newest = list(current.store.articles.iter_articles())
             article_id = newest[-1].id if newest else None

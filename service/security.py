@@ -21,11 +21,15 @@ import secrets
 import shutil
 import sqlite3
 import time
+from typing import TYPE_CHECKING, cast
 
 from flask import Flask, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import ApiError
+
+if TYPE_CHECKING:
+    from flask.typing import RouteCallable
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,9 @@ def init_app(app: Flask) -> None:
     if app.config["TRUSTED_PROXIES"]:
         # Behind nginx: the client is the one the proxy saw (X-Forwarded-For), not the proxy itself.
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Flask's documented way to add WSGI middleware. Assigning over a method cannot be typed, hence the
+        # ignore (the alternative, setattr with a constant name, only trades it for a lint suppression).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.after_request(_headers)
     _init_limiter(app)
 
@@ -93,7 +99,10 @@ def _init_limiter(app: Flask) -> None:
     app.extensions["readalso.limiter"] = limiter
     for endpoint, key in RATE_LIMITED.items():
         if app.config[key]:  # this app's view, wrapped: the limits belong to this app's limiter
-            app.view_functions[endpoint] = limiter.limit(app.config[key])(app.view_functions[endpoint])
+            # The decorator returns the view with its signature unchanged; the cast restores the view type,
+            # which inference loses through the union that RouteCallable is.
+            app.view_functions[endpoint] = cast("RouteCallable",
+                                                limiter.limit(app.config[key])(app.view_functions[endpoint]))
 
 
 # -- write routes -----------------------------------------------------------------------------

@@ -75,7 +75,8 @@ class Articles(Part):
                        (*values.values(), article_id))
             db.execute("DELETE FROM read_also WHERE source_id = ?", (article_id,))
         db.executemany(
-            "INSERT INTO read_also (source_id, position, headline, url, target_id, resolution) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO read_also (source_id, position, headline, url, target_id, resolution) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [(article_id, i, link.headline, link.url, link.target_id, link.resolution)
              for i, link in enumerate(article.read_also)],
         )
@@ -146,14 +147,17 @@ class Articles(Part):
         either is given); ``has_links`` keeps only articles that carry Read-also items (or only those
         that carry none when ``False``).
         """
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | int] = []
         if section is not None:
             where.append("a.section = ?")
             params.append(section)
         for bound, op in ((since, ">="), (until, "<=")):
             if bound is not None:
+                moment = parse_datetime(bound)
+                assert moment is not None  # only None and "" parse to None
                 where.append(f"a.published_at {op} ?")
-                params.append(parse_datetime(bound).isoformat())
+                params.append(moment.isoformat())
         if has_links is not None:
             where.append(f"{'' if has_links else 'NOT '}EXISTS (SELECT 1 FROM read_also r WHERE r.source_id = a.id)")
         sql = (f"SELECT {', '.join('a.' + f for f in SUMMARY_FIELDS)}, "

@@ -32,7 +32,8 @@ class Events(Part):
                    event.get("model_version") or "")
             counts[key] = counts.get(key, 0) + 1
         with self._transaction() as db:
-            db.executemany("INSERT INTO event_counts (day, type, article_id, target_id, position, model_version, count) "
+            db.executemany("INSERT INTO event_counts "
+                           "(day, type, article_id, target_id, position, model_version, count) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count",
                            [(*key, n) for key, n in counts.items()])
             if retention_days is not None:
@@ -48,7 +49,8 @@ class Events(Part):
     def query(self, *, type: str | None = None, article_id: str | None = None, limit: int | None = None) -> list[dict]:
         """Event counts (``day``, ``type``, ``article_id``, ``target_id``, ``position``, ``model_version``,
         ``count``; no target or position: ``None``), by day, article, type, position."""
-        sql, args = "SELECT * FROM event_counts WHERE 1 = 1", []
+        sql = "SELECT * FROM event_counts WHERE 1 = 1"
+        args: list[str] = []
         if type is not None:
             sql, args = sql + " AND type = ?", [*args, type]
         if article_id is not None:

@@ -44,8 +44,8 @@ class EditorFeedback(Part):
 
     def for_source(self, source_id: str) -> Feedback | None:
         """The pins (oldest first) and blocks of one article's list, or None when it has neither."""
-        rows = self._db.execute("SELECT target_id, kind FROM feedback WHERE source_id = ? ORDER BY created_at, target_id",
-                                (source_id,)).fetchall()
+        rows = self._db.execute("SELECT target_id, kind FROM feedback WHERE source_id = ? "
+                                "ORDER BY created_at, target_id", (source_id,)).fetchall()
         if not rows:
             return None
         return Feedback(tuple(r["target_id"] for r in rows if r["kind"] == "pin"),

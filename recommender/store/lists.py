@@ -33,8 +33,9 @@ class RelatedLists(Part):
                     k: int) -> list[tuple[str, float, str, float | None]] | None:
         """The first ``k`` of an article's precomputed list for that model version, or None if it holds fewer."""
         rows = self._db.execute(
-            "SELECT target_id, score, reason, editor_probability FROM related_lists WHERE article_id = ? AND model_version = ? "
-            "ORDER BY position LIMIT ?", (article_id, model_version, k)).fetchall()
+            "SELECT target_id, score, reason, editor_probability FROM related_lists "
+            "WHERE article_id = ? AND model_version = ? ORDER BY position LIMIT ?",
+            (article_id, model_version, k)).fetchall()
         return [tuple(row) for row in rows] if len(rows) == k else None
 
     def counts(self) -> dict[str, int]:
