@@ -23,7 +23,7 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, cast
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import ApiError
@@ -95,6 +95,7 @@ def _init_limiter(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_ENABLED", app.config["RATE_LIMITS_ENABLED"])
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATE_LIMIT_STORAGE"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.after_request(_retry_at_least_a_second)  # registered first, so it runs after the limiter's headers
     limiter = Limiter(get_remote_address, app=app, default_limits=[], strategy="moving-window")
     app.extensions["readalso.limiter"] = limiter
     for endpoint, key in RATE_LIMITED.items():
@@ -103,6 +104,15 @@ def _init_limiter(app: Flask) -> None:
             # which inference loses through the union that RouteCallable is.
             app.view_functions[endpoint] = cast("RouteCallable",
                                                 limiter.limit(app.config[key])(app.view_functions[endpoint]))
+
+
+def _retry_at_least_a_second(response: Response) -> Response:
+    """The limiter rewrites every ``Retry-After`` as whole seconds to its reset time, rounded down, which can
+    tell a busy client to retry at once (``0``); a client is told at least one second."""
+    value = response.headers.get("Retry-After", "")
+    if value.isdigit() and int(value) < 1:
+        response.headers["Retry-After"] = "1"
+    return response
 
 
 # -- write routes -----------------------------------------------------------------------------
