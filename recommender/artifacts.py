@@ -309,7 +309,8 @@ def _sha256(path: Path) -> str:
 # -- the engine's artifact ----------------------------------------------------------------------
 def save_engine(engine: Engine, root: str | os.PathLike) -> Path:
     """Write the engine as a new artifact version under ``root``, make it current and record it as the
-    engine's ``version``. Replaced articles' hidden rows are left out."""
+    engine's ``version``. Replaced articles' hidden rows are left out. A fitted engine's batch lists are
+    stored under its first version's name (``lists_key``), which versions that only appended articles keep."""
     vectorizer_params, vectorizer_arrays = engine.vectorizer.get_state()
     index = engine.index
     rows = np.flatnonzero(index.alive)
@@ -336,9 +337,10 @@ def save_engine(engine: Engine, root: str | os.PathLike) -> Path:
         pairs = np.asarray([(position[s], position[t]) for s, t in engine.graph.pairs()
                             if position[s] >= 0 and position[t] >= 0], dtype=np.int64).reshape(-1, 2)
         arrays["link_pairs"] = pairs
+    params["lists_key"] = engine.lists_key  # None after a fit: the new version's own name
     path = save(root, arrays, params, fingerprint=_fingerprint(ids, hashes))
     engine.version = path.name
-    engine.changed.clear()
+    engine.lists_key = engine.lists_key or path.name
     return path
 
 
@@ -354,6 +356,7 @@ def load_engine(directory: str | os.PathLike, catalogue: Catalogue, *, verify: b
     engine.terms = engine.vectorizer.terms_
     engine.hashes = dict(zip(params["ids"], params["hashes"]))
     engine.version = manifest["version"]
+    engine.lists_key = params.get("lists_key") or engine.version
     if "model" in params:
         engine.model = LinkModel.from_state(params["model"], arrays)
         engine.fields = {name: _csr_from_arrays(f"field_{name}", arrays) for name in ("headline", "body", "links")}

@@ -50,6 +50,7 @@ from tqdm import tqdm
 from recommender import articles, pipeline
 from recommender.artifacts import load_engine as load_artifact
 from recommender.engine import Engine, check_k
+from recommender.ranking import Ranking
 from recommender.store import Store
 
 log = logging.getLogger(__name__)
@@ -104,22 +105,22 @@ def select_rows(engine: Engine, *, ids: Sequence[str] | None = None, since: date
 
 
 def score_rows(engine: Engine, rows: np.ndarray, k: int, *,
-               n_threads: int | None = None) -> list[tuple[str, list[tuple[str, float, str, float | None]]]]:
-    """``(article_id, Ranking.rows())`` for index rows: the ranking ``engine.related`` gives them.
+               n_threads: int | None = None) -> list[tuple[str, list[tuple[str, float, str, float | None]], float]]:
+    """``(article_id, Ranking.rows(), Ranking.reach)`` for index rows: the ranking ``engine.related`` gives them.
 
     ``n_threads`` goes to the top-k kernel (1 inside parallel workers, so they do not oversubscribe the cores).
     """
     index = engine.index
     rows = np.asarray(rows, dtype=np.int64)
-    results: dict[int, list[tuple[str, float, str, float | None]]] = {}
+    results: dict[int, Ranking] = {}
     groups = np.unique(index.languages[rows]) if engine.config.same_language else [None]
     for language in groups:
         group = rows if language is None else rows[index.languages[rows] == language]
         queries = [engine.query(index.ids[row]) for row in group]
         rankings = pipeline.rank(engine, queries, k, index.mask(language=language), n_threads=n_threads,
                                  vectors=index.expanded[group])
-        results.update((int(row), ranking.rows()) for row, ranking in zip(group, rankings))
-    return [(index.ids[row], results[int(row)]) for row in rows]
+        results.update((int(row), ranking) for row, ranking in zip(group, rankings))
+    return [(index.ids[row], results[int(row)].rows(), results[int(row)].reach) for row in rows]
 
 
 def run_batch(artifact: str | os.PathLike, db: str | os.PathLike, *, k: int = 10,
@@ -168,7 +169,7 @@ def run_batch(artifact: str | os.PathLike, db: str | os.PathLike, *, k: int = 10
             if on_block is not None:
                 on_block(n)
     computed_seconds = time.perf_counter() - started
-    _merge(work, len(blocks), version, out, db_path if write_store else None)
+    _merge(work, len(blocks), engine.lists_key or version, out, db_path if write_store else None)
     shutil.rmtree(work, ignore_errors=True)
     return BatchReport(model_version=version, articles=int(rows.size), blocks=len(blocks),
                        computed_blocks=len(pending), reused_blocks=reused, block_rows=block,
@@ -226,19 +227,19 @@ def _block_path(work: Path, number: int) -> Path:
 
 
 def _write_block(work: Path, number: int,
-                 results: list[tuple[str, list[tuple[str, float, str, float | None]]]]) -> None:
+                 results: list[tuple[str, list[tuple[str, float, str, float | None]], float]]) -> None:
     """One finished block, written to a temporary file and renamed (a block file is complete or absent)."""
     path = _block_path(work, number)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
-        for article_id, related in results:
-            handle.write(json.dumps([article_id, related], ensure_ascii=False) + "\n")
+        for article_id, related, reach in results:
+            handle.write(json.dumps([article_id, related, reach], ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
 
-def _read_block(work: Path, number: int) -> list[tuple[str, list[tuple[str, float, str, float | None]]]]:
+def _read_block(work: Path, number: int) -> list[tuple[str, list[tuple[str, float, str, float | None]], float]]:
     with open(_block_path(work, number), encoding="utf-8") as handle:
-        return [(item[0], [(r[0], r[1], r[2], r[3]) for r in item[1]]) for item in map(json.loads, handle)]
+        return [(item[0], [(r[0], r[1], r[2], r[3]) for r in item[1]], item[2]) for item in map(json.loads, handle)]
 
 
 def _merge(work: Path, n_blocks: int, version: str, out: str | os.PathLike | None, db: str | None) -> None:
@@ -250,7 +251,7 @@ def _merge(work: Path, n_blocks: int, version: str, out: str | os.PathLike | Non
         for number in range(n_blocks):
             results = _read_block(work, number)
             if handle is not None:
-                for article_id, related in results:
+                for article_id, related, _reach in results:
                     handle.write(json.dumps({"id": article_id,
                                              "related": [{"id": t, "score": s, "reason": r, "editor_probability": p}
                                                          for t, s, r, p in related]},

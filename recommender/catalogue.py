@@ -34,6 +34,10 @@ class Catalogue(Protocol):
         """The first k of the article's batch list for that model version, or None."""
         ...
 
+    def list_reaches(self, model_version: str) -> dict[str, float]:
+        """Article id -> the relatedness a new article needs to enter its stored list (its ``Ranking.reach``)."""
+        ...
+
 
 class MemoryCatalogue:
     """The catalogue of an engine fitted on a list of articles: lookup only, no feedback, no stored lists."""
@@ -52,6 +56,9 @@ class MemoryCatalogue:
 
     def precomputed(self, article_id: str, model_version: str, k: int) -> None:
         return None
+
+    def list_reaches(self, model_version: str) -> dict[str, float]:
+        return {}
 
 
 __all__ = ["Catalogue", "MemoryCatalogue", "Feedback"]

@@ -144,7 +144,10 @@ class Engine:
         self.graph: LinkGraph | None = None
         self.hashes: dict[str, str] = {}  # article id -> content hash of what is indexed
         self.version: str | None = None  # the artifact version this engine was saved as or loaded from
-        self.changed: set[str] = set()  # ids (re)vectorised since that version was saved
+        # Batch lists are stored under `lists_key`: the version of the fit (a version that only appended
+        # articles keeps it). `stale` are the ids whose stored list no longer equals the live ranking.
+        self.lists_key: str | None = None
+        self.stale: set[str] = set()
         self.synced: tuple[str, int] | None = None  # (store path, change sequence number) last synced with
 
     def fit(self, articles: Iterable[Article], **training) -> Engine:
@@ -170,7 +173,7 @@ class Engine:
         matrix = self.vectorizer.transform(articles, anchors=_anchors(articles))
         self.index = ArticleIndex.from_articles(articles, matrix, self.vectorizer.transform_copies(articles))
         self.hashes = {a.id: a.content_hash for a in articles}
-        self.version, self.changed, self.synced = None, set(), None
+        self.version, self.lists_key, self.stale, self.synced = None, None, set(), None
         self.expand_rows(0)
         self.model, self.fields, self.graph = None, {}, None
         if config.use_model:
@@ -242,22 +245,47 @@ class Engine:
 
     def add(self, articles: Sequence[Article]) -> None:
         """Vectorise new or changed articles with the fitted vocabulary and append them (no refit); each is
-        expanded with its nearest articles at once."""
+        expanded with its nearest articles at once. Their stored lists, and the stored lists they would
+        enter (:meth:`_lists_reached`), are stale from now on."""
         if not articles:
             return
         start = self.index.matrix.shape[0]
+        replaced = np.asarray([self.index.row_of[a.id] for a in articles if a.id in self.index.row_of], dtype=np.int64)
         self.index.add(articles, self.vectorizer.transform(articles), self.vectorizer.transform_copies(articles))
         self.expand_rows(start)
         if self.graph is not None:
             self._add_model_rows(articles)
         self.hashes.update((a.id, a.content_hash) for a in articles)
-        self.changed.update(a.id for a in articles)
+        self.stale.update(a.id for a in articles)
+        self.stale.update(self._lists_reached(start, replaced))
         if isinstance(self.catalogue, MemoryCatalogue):
             self.catalogue.add(articles)
 
+    def _lists_reached(self, start: int, replaced: np.ndarray) -> set[str]:
+        """Ids of stored lists that rows added from ``start`` would enter, or replaced rows were candidates of: a
+        list's candidates are its search's top, so a row reaches it when its relatedness to the list's article
+        is at least the list's ``reach`` (the relatedness of its last searched candidate)."""
+        reaches = self.catalogue.list_reaches(self.lists_key) if self.lists_key is not None else {}
+        if not reaches:
+            return set()
+        index = self.index
+        holders = np.asarray([index.row_of[i] for i in reaches if i in index.row_of], dtype=np.int64)
+        holders = holders[index.alive[holders] & (holders < start)]
+        moved = np.concatenate([np.arange(start, index.matrix.shape[0]), replaced])
+        related = (index.expanded[holders] @ index.expanded[moved].T).toarray()
+        if self.config.same_language:
+            related[index.languages[holders][:, None] != index.languages[moved][None, :]] = 0.0
+        reach = np.asarray([reaches[index.ids[row]] for row in holders], dtype=np.float64)
+        hit = ((related > 0) & (related >= reach[:, None])).any(axis=1)
+        moved_links = [index.row_of[index.ids[row]] for row in replaced]  # the replaced articles' rows now
+        if self.model_active and self.graph is not None and np.isin(moved_links, self.graph.linked_rows).any():
+            hit[:] = True  # a replaced article editors link to may be any list's extra candidate (candidates.py)
+        return {index.ids[row] for row in holders[hit]}
+
     def _add_model_rows(self, articles: Sequence[Article]) -> None:
-        """Extend the model's field rows and link graph with appended articles (their own links count at once;
-        the anchor text they give their targets waits for the next build)."""
+        """Extend the model's field rows with appended articles. The link graph keeps the editors' links as
+        built (a replaced article's links move to its new row): links of articles added since count from the
+        next build, so adding articles changes no feature of two stored articles."""
         if self.graph is None:
             return
         languages = [a.language for a in articles]
@@ -266,12 +294,9 @@ class Engine:
                "links": self.vectorizer.transform_texts(
                    [" ".join(link.headline for link in a.read_also) for a in articles], languages)}
         self.fields = {name: sp.vstack([self.fields[name], new[name]], format="csr") for name in new}
-        replaced = {a.id for a in articles}
         ids, row_of = self.index.ids, self.index.row_of
-        pairs = [(row_of[ids[s]], row_of[ids[t]]) for s, t in self.graph.pairs() if ids[s] not in replaced]
-        pairs += [(row_of[a.id], row_of[link.target_id])
-                  for a in articles for link in a.read_also if link.target_id in row_of]
-        self.graph = LinkGraph.from_pairs(pairs, self.index.published)
+        self.graph = LinkGraph.from_pairs([(row_of[ids[s]], row_of[ids[t]]) for s, t in self.graph.pairs()],
+                                          self.index.published)
 
     # -- rankings -----------------------------------------------------------------------------
     def related(self, article_id: str, k: int = 10, *, filters: Filters | None = None, diversity: float = 0.0,
@@ -290,14 +315,14 @@ class Engine:
     def _precomputed(self, article_id: str, k: int, filters: Filters | None, diversity: float) -> Ranking | None:
         """The batch list (``readalso batch``) of an article when it answers this query exactly, else None.
 
-        Only without filters or diversity, for this model version, when the article was not
-        re-vectorised since and has no editors' pins or blocks (those apply at once, live); the
-        first k of a longer list are served (same ranking as live k).
+        Only without filters or diversity, for lists of this fit, when no article added since reached
+        the list (``stale``) and the article has no editors' pins or blocks (those apply at once, live);
+        the first k of a longer list are served (same ranking as live k).
         """
-        if (self.version is None or diversity or (filters is not None and filters != Filters())
-                or article_id in self.changed or self.catalogue.feedback_for(article_id) is not None):
+        if (self.lists_key is None or diversity or (filters is not None and filters != Filters())
+                or article_id in self.stale or self.catalogue.feedback_for(article_id) is not None):
             return None
-        found = self.catalogue.precomputed(article_id, self.version, k)
+        found = self.catalogue.precomputed(article_id, self.lists_key, k)
         return None if found is None else Ranking.from_rows(found)
 
     def related_to_text(self, headline: str, body: str = "", k: int = 10, *, filters: Filters | None = None,

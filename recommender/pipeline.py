@@ -14,6 +14,7 @@ The search deepens until k stories survive the shaping, however many near-copies
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,7 +71,9 @@ def rank(engine: Engine, queries: Sequence[Query], k: int, mask: np.ndarray, *, 
             more = search(engine, query.search_vector, deeper, allowed, None, n_threads)
             found = more.indices[0] >= 0
             rows, scores = more.indices[0][found], more.scores[0][found]
-        rankings.append(ranking)
+        exact = engine.config.query_terms is None
+        reach = float(scores[-1]) if exact and rows.size == deeper else 0.0  # else any related article enters
+        rankings.append(replace(ranking, reach=reach))
     return rankings
 
 

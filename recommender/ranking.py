@@ -55,12 +55,15 @@ class Recommendation:
 class Ranking(Sequence[Recommendation]):
     """A ranked list of related stories, best first: what every ranking path returns.
 
-    ``path`` says what answered: ``"live"`` (ranked now) or ``"stored"`` (a batch list). A
-    baseline's ranking (:meth:`from_scores`) has ids and scores only.
+    ``path`` says what answered: ``"live"`` (ranked now) or ``"stored"`` (a batch list). ``reach``
+    is the relatedness an article added later needs to become one of the ranking's candidates (the
+    last searched candidate's; 0 when the search ran out), so a stored list knows when it is stale.
+    A baseline's ranking (:meth:`from_scores`) has ids and scores only.
     """
 
     items: tuple[Recommendation, ...] = ()
     path: str = "live"
+    reach: float = 0.0
 
     @overload
     def __getitem__(self, position: int) -> Recommendation: ...
@@ -69,7 +72,7 @@ class Ranking(Sequence[Recommendation]):
 
     def __getitem__(self, position):
         if isinstance(position, slice):
-            return Ranking(self.items[position], self.path)
+            return Ranking(self.items[position], self.path, self.reach)
         return self.items[position]
 
     def __len__(self) -> int:

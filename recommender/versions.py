@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recommender.store import SERVED_MODEL, Store
+
+if TYPE_CHECKING:
+    from recommender.engine import Engine
 
 
 def model_root(db: str | os.PathLike) -> Path:
@@ -47,9 +51,28 @@ def refresh(db: str | os.PathLike, store: Store) -> int:
         return 0
     added = sync_with_store(engine, store)
     if added:
+        relist(engine, store)
         artifacts.save_engine(engine, model_root(db))
         prune(db, store)
     return added
+
+
+def relist(engine: Engine, store: Store) -> int:
+    """Rank again, and store, the batch lists that articles added since the batch made stale (``engine.stale``):
+    the stored path then answers as the live one for every article; returns how many lists."""
+    import numpy as np
+
+    from recommender import batch
+
+    key = engine.lists_key
+    length = store.lists.longest(key) if key is not None else 0
+    index = engine.index
+    rows = np.asarray(sorted(index.row_of[i] for i in engine.stale if index.alive[index.row_of[i]]), dtype=np.int64)
+    if key is None or length == 0 or rows.size == 0:
+        return 0
+    store.lists.replace(key, batch.score_rows(engine, rows, length))
+    engine.stale.clear()
+    return int(rows.size)
 
 
 def prune(db: str | os.PathLike, store: Store) -> list[str]:

@@ -1,16 +1,23 @@
 """Requests per second and p99 of ``GET /v1/articles/{id}/related`` under the production server, on loopback.
 
 Usage:
-    .venv/bin/python scripts/bench_http.py [--articles 3000] [--duration 10] [--connections 8] [--workers 2]
+    .venv/bin/python scripts/bench_http.py [--data FILE | --articles 3000] [--duration 10] [--connections 8]
 
-Builds a synthetic store (stories over a Zipfian background vocabulary, Read-also links between
-articles of a story, so the link model trains as it would on a publisher's archive), then runs
-``readalso serve`` (gunicorn, ``--workers`` processes) with the per-worker ranking cache off
+Ingests ``--data`` (any file ``readalso ingest`` reads, e.g. ../shared/data/news-readmore/NewsArticles.csv,
+whose Read-also links train the link model) or builds a synthetic store (stories over a Zipfian
+background vocabulary, Read-also links between articles of a story), then runs ``readalso serve``
+(gunicorn, ``--workers`` processes) with the per-worker ranking cache off
 (``READALSO_RANKING_CACHE_SECONDS=0``: every request ranks) and drives it with ``wrk``, rotating
-over every article id, twice:
+over every article id, three times:
 
 * ``live``: before ``readalso batch``, every request computes its ranking;
-* ``precomputed``: after ``readalso batch -k 10``, requests without filters read the stored list.
+* ``stored``: after ``readalso batch -k 10``, requests without filters read the stored list;
+* ``after_ingest``: after one more article is ingested with the CLI (which stores the lists it
+  reaches again) and ``POST /v1/admin/reload`` serves that new version.
+
+Each run also reports the share of answers each path gave (``X-Readalso-Path`` counted on
+/metrics), and the last line the ratios the serving targets are stated in: live / stored and
+after_ingest / stored requests per second.
 
 Each run prints requests/s, p50/p99 and the server's CPU time per request (all its processes,
 from /proc): the steadiest figure when other jobs share the machine. ``--no-access-log`` serves
@@ -28,6 +35,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,10 +43,12 @@ import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 REPO = Path(__file__).resolve().parents[1]
 READALSO = [str(Path(sys.executable).with_name("readalso"))] if Path(sys.executable).with_name("readalso").exists() \
     else [shutil.which("readalso") or "readalso"]
+TOKEN = "bench-token"
 ROTATE = """
 local ids = {%s}
 local i = 0
@@ -109,7 +119,8 @@ def wrk(url: str, script: Path, duration: int, connections: int, leader: int) ->
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--data", type=Path, help="a real data set to ingest (default: a synthetic corpus)")
+    parser.add_argument("--articles", type=int, default=3000, help="synthetic corpus size")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
@@ -121,23 +132,25 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         db = tmp / "bench.db"
-        records = corpus(args.articles)
-        with open(tmp / "articles.jsonl", "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(r) + "\n" for r in records)
-        readalso(db, "ingest", str(tmp / "articles.jsonl"))
+        if args.data is None:
+            with open(tmp / "articles.jsonl", "w", encoding="utf-8") as handle:
+                handle.writelines(json.dumps(r) + "\n" for r in corpus(args.articles))
+        readalso(db, "ingest", str(args.data.resolve() if args.data else tmp / "articles.jsonl"))
         print(readalso(db, "build"), flush=True)
+        ids = stored_ids(db)
         script = tmp / "rotate.lua"
-        script.write_text(ROTATE % (", ".join(f'"{r["id"]}"' for r in records), args.k), encoding="utf-8")
+        script.write_text(ROTATE % (", ".join(json.dumps(quote(i, safe="")) for i in ids), args.k), encoding="utf-8")
         port = free_port()
-        env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0"}
+        env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0", "READALSO_API_TOKEN": TOKEN}
         serve = ["serve", "--port", str(port), "--workers", str(args.workers)]
         if args.no_access_log:
             serve.append("--no-access-log")
         server = subprocess.Popen([*READALSO, "--db", str(db), *serve], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
-        results = {"articles": args.articles, "workers": args.workers, "connections": args.connections, "k": args.k,
-                   "access_log": not args.no_access_log}
+        results: dict = {"data": str(args.data or f"synthetic {args.articles}"), "articles": len(ids),
+                         "workers": args.workers, "connections": args.connections, "k": args.k,
+                         "access_log": not args.no_access_log}
         try:
             for _ in range(120):
                 try:
@@ -145,15 +158,61 @@ def main(argv=None) -> None:
                     break
                 except OSError:
                     time.sleep(0.5)
-            urllib.request.urlopen(f"{base}/v1/articles/{records[0]['id']}/related?k={args.k}", timeout=30)
-            results["live"] = wrk(base, script, args.duration, args.connections, server.pid)
-            print(json.dumps({"live": results["live"]}), flush=True)
-            print(readalso(db, "batch", "-k", "10"), flush=True)
-            results["precomputed"] = wrk(base, script, args.duration, args.connections, server.pid)
+            urllib.request.urlopen(f"{base}/v1/articles/{quote(ids[0])}/related?k={args.k}", timeout=30)
+            run = "live"
+            for step in ("live", "stored", "after_ingest"):
+                if step == "stored":
+                    print(readalso(db, "batch", "-k", "10"), flush=True)
+                if step == "after_ingest":
+                    one = tmp / "one.jsonl"
+                    one.write_text(json.dumps(follow_up(db, ids)) + "\n", encoding="utf-8")
+                    print(readalso(db, "ingest", str(one)), flush=True)
+                    reload_model(base)
+                before = answered_paths(base)
+                results[step] = wrk(base, script, args.duration, args.connections, server.pid)
+                after = answered_paths(base)
+                total = sum(after.values()) - sum(before.values())
+                results[step]["paths"] = {path: round((after.get(path, 0) - before.get(path, 0)) / max(1, total), 3)
+                                          for path in after}
+                print(json.dumps({step: results[step]}), flush=True)
+                run = step
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+    if run == "after_ingest":
+        stored = results["stored"]["requests_per_s"]
+        results["live_vs_stored"] = round(results["live"]["requests_per_s"] / stored, 3)
+        results["after_ingest_vs_stored"] = round(results["after_ingest"]["requests_per_s"] / stored, 3)
     print(json.dumps(results), flush=True)
+
+
+def stored_ids(db: Path) -> list[str]:
+    """Every article id of the store, in store order."""
+    with sqlite3.connect(db) as connection:
+        return [row[0] for row in connection.execute("SELECT id FROM articles ORDER BY rowid")]
+
+
+def follow_up(db: Path, ids: list[str]) -> dict:
+    """One new article: a follow-up worded like a stored one (so it reaches some stored lists)."""
+    with sqlite3.connect(db) as connection:
+        headline, body = connection.execute("SELECT headline, body FROM articles WHERE id = ?", (ids[0],)).fetchone()
+    return {"id": "bench-follow-up", "headline": f"Update: {headline}", "body": f"{body} The story develops.",
+            "published_at": datetime.now(UTC).isoformat()}
+
+
+def reload_model(base: str) -> None:
+    request = urllib.request.Request(f"{base}/v1/admin/reload", method="POST",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    urllib.request.urlopen(request, timeout=120).read()
+
+
+def answered_paths(base: str) -> dict[str, float]:
+    """``readalso_rankings_total`` by path, summed over the server's workers."""
+    text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode("utf-8")
+    counts: dict[str, float] = {}
+    for path, value in re.findall(r'^readalso_rankings_total\{path="(\w+)"\} ([\d.e+]+)$', text, re.M):
+        counts[path] = counts.get(path, 0.0) + float(value)
+    return counts
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ class Catalogue:
     def precomputed(self, article_id, model_version, k):
         return self.store.precomputed(article_id, model_version, k) if self.lists else None
 
+    def list_reaches(self, model_version):
+        return self.store.list_reaches(model_version) if self.lists else {}
+
     def feedback_for(self, article_id):
         return None
 
@@ -116,7 +119,8 @@ def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> di
 
     store = Store(workdir / f"bench-{n}.db")
     start = time.perf_counter()
-    store.lists.replace(engine.version, score_rows(engine, rows, k))
+    engine.lists_key = engine.version
+    store.lists.replace(engine.lists_key, score_rows(engine, rows, k))
     report["batch_lists_per_s"] = round(len(ids) / (time.perf_counter() - start), 1)
 
     engine.catalogue = Catalogue(store, lists=True)

@@ -191,7 +191,7 @@ def _cors(response):
     response.vary.add("Origin")
     if origin and ("*" in allowed or origin.rstrip("/") in allowed):
         response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
-        response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID"
+        response.headers["Access-Control-Expose-Headers"] = "ETag, X-Request-ID, X-Readalso-Path"
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = ("Authorization, Content-Type, If-None-Match, "

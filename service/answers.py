@@ -11,7 +11,7 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from flask import current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
 from recommender.store import Store
 
@@ -25,6 +25,14 @@ def related(store: Store, ranking) -> list[dict]:
     found = store.articles.summaries(r.id for r in ranking)
     return [{**found[r.id], "score": r.score, "editor_probability": r.editor_probability, "reason": r.reason}
             for r in ranking if r.id in found]
+
+
+def ranked(response: Response, path: str) -> Response:
+    """A ranking's response, saying which path answered: ``stored`` (a batch list), ``live`` (ranked now) or
+    ``cached`` (a ranking reused for ``RANKING_CACHE_SECONDS``), in ``X-Readalso-Path`` and on /metrics."""
+    response.headers["X-Readalso-Path"] = path
+    current_app.extensions["readalso.metrics"].rankings.labels(path).inc()
+    return response
 
 
 def upserted(results: list[tuple[str, str]]) -> dict:

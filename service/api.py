@@ -42,16 +42,19 @@ def related(article_id: str):
     k, filters, diversity = inputs.query_filters()
     current = snapshot()
 
+    computed = []
+
     def rank():
         engine = current.require_engine()
         ranking = engine.related(article_id, k, filters=filters, diversity=diversity)
+        computed.append(ranking.path)
         return {"article_id": article_id, "model_version": current.version,
                 "related": answers.related(current.store, ranking)}
 
     ttl = current_app.config["RANKING_CACHE_SECONDS"]
     with turn(current):
         payload = current.cached(("related", article_id, k, filters, diversity), ttl, rank)
-    return answers.cacheable(payload)
+    return answers.ranked(answers.cacheable(payload), computed[0] if computed else "cached")
 
 
 @bp.post("/related")
@@ -65,7 +68,7 @@ def related_to_text():
         engine = current.require_engine()
         ranking = engine.related_to_text(headline, text, k, filters=filters, diversity=diversity, language=language)
         items = answers.related(current.store, ranking)
-    return jsonify(model_version=current.version, related=items)
+    return answers.ranked(jsonify(model_version=current.version, related=items), ranking.path)
 
 
 # -- articles ---------------------------------------------------------------------------------

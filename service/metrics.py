@@ -48,6 +48,9 @@ class Metrics:
                               registry=self.registry, multiprocess_mode="livemax")
         self.reloads = Counter("readalso_model_reloads_total", "Model reloads, by outcome.", ["outcome"],
                                registry=self.registry)
+        self.rankings = Counter("readalso_rankings_total", "Ranking answers, by the path that answered: stored "
+                                "(a batch list), live (ranked now) or cached (a recent ranking reused).", ["path"],
+                                registry=self.registry)
         self._version: str | None = None
         # the snapshot last shown by ``follow`` and its change count
         self._followed: tuple[Snapshot | None, int | None] = (None, None)

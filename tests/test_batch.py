@@ -73,6 +73,9 @@ class WithoutLists:
     def precomputed(self, article_id, model_version, k):
         return None
 
+    def list_reaches(self, model_version):
+        return {}
+
 
 def live_lists(db, artifact, k=K):
     """What the live path ranks for every article."""
@@ -179,14 +182,17 @@ def test_live_path_serves_precomputed_lists_only_when_filters_allow(model):
     db, artifact = model
     batch.run_batch(artifact, db=db, k=10, progress=False)
     with Store(db) as store:
-        store.lists.replace(artifact.name, [("a0010", [("a0099", 0.5, "from the table", None)] * 10)])
+        store.lists.replace(artifact.name, [("a0010", [("a0099", 0.5, "from the table", None)] * 10, 0.0)])
     store, engine = open_engine(db)
     with store:
         assert engine.related("a0010", 4)[0].reason == "from the table"  # precomputed, first k of 10
         assert engine.related("a0010", 11)[0].reason != "from the table"  # longer than stored: live
         assert engine.related("a0010", 4, filters=Filters(section="money"))[0].reason != "from the table"
         assert engine.related("a0010", 4, diversity=0.3)[0].reason != "from the table"
-        engine.version = "another-version"
+        engine.stale.add("a0010")  # an article added since reached its list
+        assert engine.related("a0010", 4)[0].reason != "from the table"
+        engine.stale.clear()
+        engine.lists_key = "another-fit"
         assert engine.related("a0010", 4)[0].reason != "from the table"
 
 

@@ -138,14 +138,15 @@ def _parts(articles):
     return engine.index, engine._text_fields(articles), engine.vectorizer
 
 
-def test_added_articles_join_the_graph():
+def test_added_articles_are_ranked_by_the_model_and_their_links_count_from_the_next_build():
     articles = linked_corpus(days=40)
     engine = Engine().fit(articles[:-3])
-    assert engine.model is not None
-    before = len(engine.graph)
+    assert engine.model is not None and any(link.target_id for a in articles[-3:] for link in a.read_also)
+    before = engine.graph.pairs()
     engine.add(articles[-3:])
-    assert len(engine.graph) > before and engine.fields["body"].shape[0] == len(engine.index.ids)
-    engine.related(articles[-1].id, 3)
+    assert engine.graph.pairs() == before  # no feature between two stored articles changes on add
+    assert engine.fields["body"].shape[0] == len(engine.index.ids)
+    assert engine.related(articles[-1].id, 3)[0].editor_probability is not None
 
 
 def test_rolling_splits_validate_each_chunk_on_a_model_of_the_past():
@@ -164,7 +165,7 @@ def test_batch_scoring_agrees_with_live_under_the_model():
     engine = Engine().fit(linked_corpus(days=40))
     assert engine.model_active
     rows = np.arange(0, len(engine.index.ids), 5)
-    for article_id, ranking in score_rows(engine, rows, 5):
+    for article_id, ranking, _reach in score_rows(engine, rows, 5):
         assert [(t, s) for t, s, _, _ in ranking] == [(r.id, r.score) for r in engine.related(article_id, 5)]
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from conftest import API_TOKEN, HOSTILE_HEADLINE, build_model
+from recommender import batch, versions
 from recommender.ranking import MAX_K
 from recommender.store import Store
 
@@ -526,3 +527,20 @@ def test_demo_page_embeds_the_widget_and_escapes_the_article(client):
 def test_hostile_headline_is_served_as_data(client):
     items = client.get(RELATED).get_json()["related"]
     assert HOSTILE_HEADLINE in {item["headline"] for item in items}
+
+
+def test_which_path_answered_is_a_header_and_counted(make_app, service_db):
+    app = make_app(RANKING_CACHE_SECONDS=60)
+    client = app.test_client()
+    assert client.get(RELATED).headers["X-Readalso-Path"] == "live"  # no batch lists yet
+    assert client.get(RELATED).headers["X-Readalso-Path"] == "cached"
+    assert client.post("/v1/related", json={"headline": "Storm floods the coast"}).headers["X-Readalso-Path"] == "live"
+    batch.run_batch(versions.current(service_db), db=service_db, k=10, progress=False)
+    stored = make_app(RANKING_CACHE_SECONDS=0).test_client()
+    response = stored.get(RELATED)
+    assert response.headers["X-Readalso-Path"] == "stored"
+    found = samples(client.get("/metrics").get_data(as_text=True))
+    assert found["readalso_rankings_total", frozenset({("path", "live")})] == 2
+    assert found["readalso_rankings_total", frozenset({("path", "cached")})] == 1
+    found = samples(stored.get("/metrics").get_data(as_text=True))
+    assert found["readalso_rankings_total", frozenset({("path", "stored")})] == 1

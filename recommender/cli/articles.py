@@ -228,10 +228,8 @@ def related(obj: Context, article_id, text_file, k, section, max_age_days, exclu
             ranking = engine.related_to_text(draft.headline, draft.body, k, filters=filters, diversity=diversity,
                                              language=draft.language)
         articles = engine.articles(r.id for r in ranking)
-    rows = [{"id": r.id, "headline": articles[r.id].headline, "url": articles[r.id].url,
-             "section": articles[r.id].section,
-             "published_at": articles[r.id].published_at.isoformat() if articles[r.id].published_at else None,
-             "score": r.score, "editor_probability": r.editor_probability, "reason": r.reason} for r in ranking]
+    rows = [{**articles[r.id].to_dict(summary=True), "score": r.score, "editor_probability": r.editor_probability,
+             "reason": r.reason} for r in ranking]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -258,15 +256,10 @@ def show(obj: Context, article_id: str, as_json: bool):
         article = store.articles.get(article_id)
     if article is None:
         raise click.ClickException(f"unknown article id {article_id!r}")
-    record = {
-        "id": article.id, "headline": article.headline, "headline_derived": article.headline_derived,
-        "url": article.url, "section": article.section,
-        "language": article.language,
-        "published_at": article.published_at.isoformat() if article.published_at else None,
-        "reading_minutes": round(article.reading_minutes, 1), "body": article.body,
-        "read_also": [{"headline": link.headline, "url": link.url, "target_id": link.target_id,
-                       "resolution": link.resolution} for link in article.read_also],
-    }
+    record = {**article.to_dict(), "headline_derived": article.headline_derived,
+              "reading_minutes": round(article.reading_minutes, 1),
+              "read_also": [{"headline": link.headline, "url": link.url, "target_id": link.target_id,
+                             "resolution": link.resolution} for link in article.read_also]}
     if as_json:
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return

@@ -61,7 +61,8 @@ class Store:
     def _migrate(self) -> None:
         """Bring a store written by an older readalso up to this schema (columns added since)."""
         added = {("articles", "headline_derived"): "INTEGER NOT NULL DEFAULT 0",
-                 ("related_lists", "editor_probability"): "REAL"}
+                 ("related_lists", "editor_probability"): "REAL",
+                 ("related_lists", "reach"): "REAL NOT NULL DEFAULT 0"}
         for (table, column), kind in added.items():
             if column not in {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}:
                 with self._db:
@@ -101,6 +102,9 @@ class Store:
     def precomputed(self, article_id: str, model_version: str,
                     k: int) -> list[tuple[str, float, str, float | None]] | None:
         return self.lists.precomputed(article_id, model_version, k)
+
+    def list_reaches(self, model_version: str) -> dict[str, float]:
+        return self.lists.reaches(model_version)
 
 
 __all__ = ["Store", "StoreError", "StoreFull", "DuplicateUrl", "DEFAULT_DB", "SERVED_MODEL", "CHANGE_COUNTER",

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS related_lists (
     score REAL NOT NULL,
     reason TEXT NOT NULL,
     editor_probability REAL,
+    reach REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (article_id, model_version, position)
 );
 CREATE TABLE IF NOT EXISTS event_counts (
