@@ -11,6 +11,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+MAX_K = 100
+"""The longest ranking anyone may ask for (CLI, API, batch, reading lists, suggestions): k is in 1..MAX_K."""
+
 WORDS_PER_MINUTE = 230
 _WIRE_DATE_LAYOUTS = ("%d-%b-%Y %H:%M:%S.%f", "%d-%b-%Y %H:%M:%S", "%d-%b-%Y")
 _TRACKING_PARAMS = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|cmpid|ocid)$", re.I)

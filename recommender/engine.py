@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender import pipeline
-from recommender.articles import Article
+from recommender.articles import MAX_K, Article
 from recommender.catalogue import Catalogue, MemoryCatalogue
 from recommender.cosine import row_dots
 from recommender.expansion import MAX_TERMS as EXPANSION_TERMS
@@ -23,7 +23,7 @@ from recommender.features import FEATURES, SIGNAL_FEATURES, LinkGraph, Query
 from recommender.index import ArticleIndex
 from recommender.links import LinkResolver
 from recommender.model import LinkModel
-from recommender.ranking import MAX_K, Filters, Ranking
+from recommender.ranking import Filters, Ranking
 from recommender.training import link_texts, link_triples, links_field, train_link_model
 from recommender.vectorize import FieldVectorizer
 

@@ -11,8 +11,6 @@ import numpy as np
 import scipy.sparse as sp
 
 SECONDS_PER_DAY = 86400.0
-MAX_K = 100
-"""The longest ranking anyone may ask for (CLI, API, batch, reading lists): k is in 1..MAX_K."""
 
 
 @dataclass(frozen=True)

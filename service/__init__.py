@@ -25,7 +25,7 @@ from typing import Any, cast
 from flask import Config, Flask, current_app, g, has_request_context, request
 from flask.json.provider import DefaultJSONProvider
 
-from recommender import ranking
+from recommender import articles
 from recommender.store import DEFAULT_DB
 from recommender.versions import model_root
 
@@ -41,11 +41,11 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": None,           # bearer token for /metrics; None: /metrics answers private addresses only
     "CORS_ORIGINS": [],              # origins allowed to call the API from a browser; "*" allows any
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,  # bytes; larger bodies get 413
-    "MAX_K": ranking.MAX_K,          # largest k a caller may ask for: the library's, or lower
+    "MAX_K": articles.MAX_K,          # largest k a caller may ask for: the library's, or lower
     "DEFAULT_K": 5,
     "CACHE_MAX_AGE": 60,             # seconds browsers and CDNs may keep a ranking
     "RANKING_CACHE_SECONDS": 30,     # seconds a process reuses a ranking (cleared when any article changes); 0: off
-    "MAX_EVENTS": ranking.MAX_K,     # events in one beacon (the widget sends at most MAX_K)
+    "MAX_EVENTS": articles.MAX_K,     # events in one beacon (the widget sends at most MAX_K)
     "EVENT_MAX_SKEW_SECONDS": 300,   # an event's time may be this far ahead of the server's clock
     "EVENT_MAX_AGE_HOURS": 24,       # ... and at most this old
     "EVENT_RETENTION_DAYS": 90,      # event counts of older days are deleted
@@ -134,8 +134,8 @@ def _normalise(config: Config) -> None:
                 "EVENT_MAX_SKEW_SECONDS", "EVENT_MAX_AGE_HOURS", "EVENT_RETENTION_DAYS", "TRUSTED_PROXIES",
                 "MIN_FREE_DISK_BYTES"):
         config[key] = int(config[key])
-    if not 1 <= config["MAX_K"] <= ranking.MAX_K:
-        raise ValueError(f"MAX_K must be in 1..{ranking.MAX_K} (the library's k range), got {config['MAX_K']}")
+    if not 1 <= config["MAX_K"] <= articles.MAX_K:
+        raise ValueError(f"MAX_K must be in 1..{articles.MAX_K} (the library's k range), got {config['MAX_K']}")
     for key in ("RANKING_CACHE_SECONDS", "REQUEST_BUDGET_SECONDS"):
         config[key] = float(config[key])
     for key in ("RATE_LIMIT_EVENTS", "RATE_LIMIT_EXPENSIVE", "RATE_LIMIT_RELATED"):

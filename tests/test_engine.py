@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from recommender import artifacts
-from recommender.articles import Article
+from recommender.articles import MAX_K, Article
 from recommender.artifacts import load_engine, save_engine
 from recommender.engine import Engine, EngineConfig, UnknownArticle
-from recommender.ranking import MAX_K, Filters
+from recommender.ranking import Filters
 from recommender.store import Store
 from recommender.store.articles import Articles
 from recommender.sync import sync_with_store

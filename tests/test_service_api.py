@@ -13,7 +13,7 @@ import pytest
 
 from conftest import API_TOKEN, HOSTILE_HEADLINE, build_model
 from recommender import batch, versions
-from recommender.ranking import MAX_K
+from recommender.articles import MAX_K
 from recommender.store import Store
 
 RELATED = "/v1/articles/storm-1/related"

@@ -15,8 +15,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 from conftest import API_TOKEN
-from recommender.articles import check_url
-from recommender.ranking import MAX_K
+from recommender.articles import MAX_K, check_url
 from recommender.store import Store
 from test_service_api import error_of
 

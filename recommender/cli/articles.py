@@ -13,7 +13,7 @@ import click
 from tqdm import tqdm
 
 from recommender import versions
-from recommender.articles import ArticleError, canonical_url
+from recommender.articles import MAX_K, ArticleError, canonical_url
 from recommender.cli.group import Context
 from recommender.links import resolve_store
 from recommender.readers import FORMATS, Problem, ReaderError, parse_mapping, read_path
@@ -194,7 +194,7 @@ def build(obj: Context, editor_mix: float | None, relatedness_floor: float | Non
 @click.command()
 @click.argument("article_id", required=False)
 @click.option("--text", "text_file", type=click.File("r", encoding="utf-8"), help="Rank for unseen text (FILE or -).")
-@click.option("-k", default=5, show_default=True, type=click.IntRange(1, 100), help="How many stories.")
+@click.option("-k", default=5, show_default=True, type=click.IntRange(1, MAX_K), help="How many stories.")
 @click.option("--section", help="Only stories of this section.")
 @click.option("--max-age-days", type=click.FloatRange(min=0, min_open=True), help="Only stories at most this old.")
 @click.option("--exclude", multiple=True, metavar="ID", help="Never show this story (repeatable).")
@@ -315,7 +315,7 @@ def list_articles(obj: Context, section, since, until, has_links, limit, as_json
 @click.command()
 @click.option("--corpus", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("data/demo"),
               show_default=True, help="Demo corpus folder (the default is the checkout's, from its top folder).")
-@click.option("-k", default=4, show_default=True, type=click.IntRange(1, 20))
+@click.option("-k", default=4, show_default=True, type=click.IntRange(1, MAX_K))
 @click.pass_context
 def demo(ctx: click.Context, corpus: Path, k: int):
     """Ingest the demo corpus, build the model and print related stories for a few articles.

@@ -7,6 +7,7 @@ import json
 import click
 
 from recommender import versions
+from recommender.articles import MAX_K
 from recommender.cli.articles import EDITOR_MIX_HELP, FLOOR_HELP, ranking_config, save_model
 from recommender.cli.group import Context
 from recommender.links import resolve_store
@@ -73,7 +74,7 @@ def train(obj: Context, validation_share: float, folds: int, seed: int, as_json:
               help="What to read next after these articles (space- or comma-separated).")
 @click.argument("more_history", nargs=-1)
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), help="Time budget from reading times.")
-@click.option("-k", default=10, show_default=True, type=click.IntRange(1, 50), help="At most this many (--history).")
+@click.option("-k", default=10, show_default=True, type=click.IntRange(1, MAX_K), help="At most this many (--history).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def reading_list(obj: Context, story_id, history, more_history, minutes, k, as_json):

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from recommender import versions
+from recommender.articles import MAX_K
 from recommender.cli.group import Context
 from recommender.readers.sitemap import read_sitemap
 from recommender.readers.source import decode
@@ -18,7 +19,7 @@ from recommender.writers import SHAPES
 @click.argument("draft", type=click.File("rb"))
 @click.option("--shape", type=click.Choice(SHAPES),
               help="The draft's shape, instead of telling it from the extension or the first character.")
-@click.option("-k", default=5, show_default=True, type=click.IntRange(1, 100),
+@click.option("-k", default=5, show_default=True, type=click.IntRange(1, MAX_K),
               help="Items in the block, the editor's own included.")
 @click.option("--after", type=click.IntRange(min=0), default=None, metavar="N",
               help="Set the block after paragraph N (0: before the first)  [default: where the draft's block "

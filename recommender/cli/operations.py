@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from recommender import versions
+from recommender.articles import MAX_K
 from recommender.cli.group import Context
 from recommender.store import Store
 
@@ -24,7 +25,7 @@ class _TasksOption(click.Option):
 
 
 @click.command()
-@click.option("-k", default=10, show_default=True, type=click.IntRange(1, 100), help="Stories per list.")
+@click.option("-k", default=10, show_default=True, type=click.IntRange(1, MAX_K), help="Stories per list.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write JSON Lines here.")
 @click.option("--since", type=click.DateTime(), help="Only articles published on or after this date.")
 @click.option("--ids", "ids_file", type=click.File("r", encoding="utf-8"),
