@@ -1,13 +1,17 @@
 """Requests per second and p99 of ``GET /v1/articles/{id}/related`` under the production server, on loopback.
 
 Usage:
-    .venv/bin/python scripts/bench_http.py [--data FILE | --articles 3000] [--duration 10] [--connections 8]
+    .venv/bin/python scripts/bench_http.py [--data FILE [--map ...] | --articles 3000] [--duration 10]
+
+    .venv/bin/python scripts/bench_http.py --data ../shared/data/news-readmore/NewsArticles.csv \
+        --map id=article_id,headline=title,body=text,published_at=publish_date,url=article_source_link
 
 Ingests ``--data`` (any file ``readalso ingest`` reads, e.g. ../shared/data/news-readmore/NewsArticles.csv,
 whose Read-also links train the link model) or builds a synthetic store (stories over a Zipfian
 background vocabulary, Read-also links between articles of a story), then runs ``readalso serve``
 (gunicorn, ``--workers`` processes) with the per-worker ranking cache off
-(``READALSO_RANKING_CACHE_SECONDS=0``: every request ranks) and drives it with ``wrk``, rotating
+(``READALSO_RANKING_CACHE_SECONDS=0``: every request ranks; per-client rate limits off, as the one
+load generator is every reader at once) and drives it with ``wrk``, rotating
 over every article id, three times:
 
 * ``live``: before ``readalso batch``, every request computes its ranking;
@@ -120,6 +124,7 @@ def wrk(url: str, script: Path, duration: int, connections: int, leader: int) ->
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, help="a real data set to ingest (default: a synthetic corpus)")
+    parser.add_argument("--map", help="field mapping for --data, as 'readalso ingest --map' takes it")
     parser.add_argument("--articles", type=int, default=3000, help="synthetic corpus size")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=8)
@@ -135,13 +140,15 @@ def main(argv=None) -> None:
         if args.data is None:
             with open(tmp / "articles.jsonl", "w", encoding="utf-8") as handle:
                 handle.writelines(json.dumps(r) + "\n" for r in corpus(args.articles))
-        readalso(db, "ingest", str(args.data.resolve() if args.data else tmp / "articles.jsonl"))
+        mapping = ["--map", args.map] if args.map else []
+        readalso(db, "ingest", str(args.data.resolve() if args.data else tmp / "articles.jsonl"), *mapping)
         print(readalso(db, "build"), flush=True)
         ids = stored_ids(db)
         script = tmp / "rotate.lua"
         script.write_text(ROTATE % (", ".join(json.dumps(quote(i, safe="")) for i in ids), args.k), encoding="utf-8")
         port = free_port()
-        env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0", "READALSO_API_TOKEN": TOKEN}
+        env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0", "READALSO_API_TOKEN": TOKEN,
+               "READALSO_RATE_LIMITS_ENABLED": "false"}  # the server's capacity, not one client's allowance
         serve = ["serve", "--port", str(port), "--workers", str(args.workers)]
         if args.no_access_log:
             serve.append("--no-access-log")
