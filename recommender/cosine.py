@@ -42,6 +42,7 @@ queries within ``block_bytes``.
 
 from __future__ import annotations
 
+import threading
 from typing import NamedTuple
 
 import numba
@@ -248,10 +249,32 @@ def row_dots(matrix: sp.csr_matrix, rows: np.ndarray, query: sp.spmatrix | None)
     if not (sp.issparse(query) and query.format == "csr" and query.has_canonical_format):
         query = sp.csr_matrix(query, copy=True)
         query.sum_duplicates()
-    dense = np.zeros(matrix.shape[1], dtype=dtype)
+    dense = _scratch(matrix.shape[1], dtype)
     dense[query.indices] = query.data
-    _row_dots(matrix.indptr, matrix.indices, matrix.data, rows, dense, out)
+    try:
+        _row_dots(matrix.indptr, matrix.indices, matrix.data, rows, dense, out)
+    finally:
+        dense[query.indices] = 0
     return out
+
+
+def csr_row(matrix: sp.csr_matrix, row: int) -> sp.csr_matrix:
+    """Row ``row`` of ``matrix`` as a 1 x n CSR sharing its arrays: ``matrix[row]`` without scipy's indexing."""
+    start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+    return sp.csr_matrix((matrix.data[start:stop], matrix.indices[start:stop],
+                          np.asarray([0, stop - start], dtype=matrix.indptr.dtype)), shape=(1, matrix.shape[1]))
+
+
+_scratches = threading.local()
+
+
+def _scratch(size: int, dtype) -> np.ndarray:
+    """An all-zero vector of ``size`` for this thread, reused across calls (callers leave it all zero)."""
+    key = (size, np.dtype(dtype).str)
+    vectors = _scratches.__dict__.setdefault("vectors", {})
+    if key not in vectors:
+        vectors[key] = np.zeros(size, dtype=dtype)
+    return vectors[key]
 
 
 def block_dots(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
@@ -288,4 +311,4 @@ def _block_dots(indptr, indices, data, rows, dense, out):  # pragma: no cover - 
 
 
 __all__ = ["Neighbours", "Postings", "postings", "term_postings", "top_k", "all_pairs_top_k", "row_dots",
-           "block_dots"]
+           "block_dots", "csr_row"]

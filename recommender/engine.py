@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from recommender import pipeline
 from recommender.articles import MAX_K, Article
 from recommender.catalogue import Catalogue, MemoryCatalogue
-from recommender.cosine import row_dots
+from recommender.cosine import csr_row, row_dots
 from recommender.expansion import MAX_TERMS as EXPANSION_TERMS
 from recommender.expansion import NEIGHBOURS as EXPANSION_NEIGHBOURS
 from recommender.expansion import WEIGHT as EXPANSION_WEIGHT
@@ -347,9 +347,9 @@ class Engine:
     def query(self, article_id: str) -> Query:
         """What the ranking knows about a stored article."""
         row = self.index.row_of[article_id]
-        return Query(self.index.matrix[row], {name: field[row] for name, field in self.fields.items()},
+        return Query(csr_row(self.index.matrix, row), {name: csr_row(field, row) for name, field in self.fields.items()},
                      published=float(self.index.published[row]), section=str(self.index.sections[row]), row=row,
-                     id=article_id, site=str(self.index.sites[row]), expanded=self.index.expanded[row])
+                     id=article_id, site=str(self.index.sites[row]), expanded=csr_row(self.index.expanded, row))
 
     def similarity(self, text_a: str, text_b: str, language: str = "en") -> float:
         """Cosine of two texts under the fitted vocabulary and IDF."""

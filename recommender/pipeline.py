@@ -53,7 +53,8 @@ def rank(engine: Engine, queries: Sequence[Query], k: int, mask: np.ndarray, *, 
     depth = search_depth(k, engine.model_active)
     exclude = np.asarray([-1 if q.row is None else q.row for q in queries], dtype=np.int64)
     if vectors is None:
-        vectors = sp.vstack([q.search_vector for q in queries], format="csr")
+        vectors = (queries[0].search_vector if len(queries) == 1
+                   else sp.vstack([q.search_vector for q in queries], format="csr"))
     hits = search(engine, vectors, depth, mask, exclude, n_threads)
     rankings = []
     for i, query in enumerate(queries):
