@@ -347,7 +347,8 @@ class Engine:
     def query(self, article_id: str) -> Query:
         """What the ranking knows about a stored article."""
         row = self.index.row_of[article_id]
-        return Query(csr_row(self.index.matrix, row), {name: csr_row(field, row) for name, field in self.fields.items()},
+        fields = {name: csr_row(field, row) for name, field in self.fields.items()}
+        return Query(csr_row(self.index.matrix, row), fields,
                      published=float(self.index.published[row]), section=str(self.index.sections[row]), row=row,
                      id=article_id, site=str(self.index.sites[row]), expanded=csr_row(self.index.expanded, row))
 
