@@ -103,13 +103,14 @@ class LinkModel(BaseEstimator):
         a, b = self.calibration_
         return sigmoid(a * self.decision_function(X) + b)
 
-    def score(self, X) -> np.ndarray:
-        """The ranking score of each pair: relatedness blended with the calibrated probability."""
+    def score(self, X, probability: np.ndarray | None = None) -> np.ndarray:
+        """The ranking score of each pair: relatedness blended with the calibrated probability
+        (``probability``: ``predict_proba(X)`` when the caller has it already)."""
         check_is_fitted(self, "coef_")
         relatedness = np.asarray(X, dtype=np.float64)[:, FEATURES.index("relatedness")]
         if self.blend_ == 0.0:
             return relatedness
-        return blend(relatedness, self.predict_proba(X), self.blend_)
+        return blend(relatedness, self.predict_proba(X) if probability is None else probability, self.blend_)
 
     def weights(self) -> dict[str, float]:
         """Coefficient of each used feature on the standardised scale (for reports)."""

@@ -110,7 +110,7 @@ def shape(engine: Engine, query: Query, rows: np.ndarray, relatedness: np.ndarra
                                  expanded=index.expanded)
         relatedness = features[:, FEATURES.index("relatedness")]
         probability = model.predict_proba(features)
-        order_by = model.score(features)
+        order_by = model.score(features, probability)
         order = bounded_editor_share(order_by, relatedness, rows, floor=config.relatedness_floor,
                                      mix=config.editor_mix)
         rows, relatedness, order_by = rows[order], relatedness[order], order_by[order]

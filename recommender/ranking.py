@@ -119,6 +119,8 @@ def bounded_editor_share(scores: np.ndarray, relatedness: np.ndarray, rows: np.n
     unrelated = order[~related[order]]
     filling = unrelated[relatedness[unrelated] > 0]
     default = [*order[related[order]].tolist(), *filling[np.lexsort((rows[filling], -relatedness[filling]))].tolist()]
+    if int(mix * order.size) == 0:  # no prefix has room for a pick: the default order
+        return np.asarray(default, dtype=np.int64)
     picks = unrelated.tolist()  # editors' style picks, best first
     rank = np.empty(order.size, dtype=np.int64)
     rank[order] = np.arange(order.size)
