@@ -25,7 +25,7 @@ from recommender.links import LinkResolver
 from recommender.model import LinkModel
 from recommender.ranking import Filters, Ranking
 from recommender.training import link_texts, link_triples, links_field, train_link_model
-from recommender.vectorize import FieldVectorizer
+from recommender.vectorize import DEFAULT_WEIGHTS, FieldVectorizer
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,11 @@ class UnknownArticle(KeyError):
 class EngineConfig:
     """How articles are vectorised and rankings shaped. Weights are relative, per field."""
 
-    headline_weight: float = 0.3  # 0.3 and no separate lead: measured on news-events among 20,000 distractors
-    lead_weight: float = 0.0
-    body_weight: float = 1.0
-    read_also_weight: float = 0.0
-    anchors_weight: float = 0.0
+    headline_weight: float = DEFAULT_WEIGHTS["headline"]
+    lead_weight: float = DEFAULT_WEIGHTS["lead"]
+    body_weight: float = DEFAULT_WEIGHTS["body"]
+    read_also_weight: float = DEFAULT_WEIGHTS["read_also"]
+    anchors_weight: float = DEFAULT_WEIGHTS["anchors"]
     min_df: int = 2
     max_df: float = 0.5
     collapse_duplicates: bool = True
