@@ -272,7 +272,7 @@ class Engine:
         holders = np.asarray([index.row_of[i] for i in reaches if i in index.row_of], dtype=np.int64)
         holders = holders[index.alive[holders] & (holders < start)]
         moved = np.concatenate([np.arange(start, index.matrix.shape[0]), replaced])
-        related = (index.expanded[holders] @ index.expanded[moved].T).toarray()
+        related = (index.expanded @ index.expanded[moved].T).toarray()[holders]  # no copy of the holders' rows
         if self.config.same_language:
             related[index.languages[holders][:, None] != index.languages[moved][None, :]] = 0.0
         reach = np.asarray([reaches[index.ids[row]] for row in holders], dtype=np.float64)

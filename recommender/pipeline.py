@@ -58,24 +58,34 @@ def rank(engine: Engine, queries: Sequence[Query], k: int, mask: np.ndarray, *, 
     hits = search(engine, vectors, depth, mask, exclude, n_threads)
     rankings = []
     for i, query in enumerate(queries):
-        allowed = mask
-        if query.row is not None and mask[query.row]:
-            allowed = mask.copy()
-            allowed[query.row] = False
-        found = hits.indices[i] >= 0
-        rows, scores, deeper = hits.indices[i][found], hits.scores[i][found], depth
-        while True:
-            ranking = shape(engine, query, rows, scores, k, allowed, diversity=diversity)
-            if len(ranking) >= k or rows.size < deeper:
-                break
-            deeper *= 4  # near-copies crowd the top: search deeper for this query alone
-            more = search(engine, query.search_vector, deeper, allowed, None, n_threads)
-            found = more.indices[0] >= 0
-            rows, scores = more.indices[0][found], more.scores[0][found]
-        exact = engine.config.query_terms is None
-        reach = float(scores[-1]) if exact and rows.size == deeper else 0.0  # else any related article enters
-        rankings.append(replace(ranking, reach=reach))
+        own = query.row is not None and bool(mask[query.row])
+        if own:  # the query's own row is never a candidate: masked for its turn only (no copy per query)
+            mask[query.row] = False
+        try:
+            rankings.append(_ranked(engine, query, hits.indices[i], hits.scores[i], depth, k, mask, diversity,
+                                    n_threads))
+        finally:
+            if own:
+                mask[query.row] = True
     return rankings
+
+
+def _ranked(engine: Engine, query: Query, indices: np.ndarray, scores: np.ndarray, depth: int, k: int,
+            mask: np.ndarray, diversity: float, n_threads: int | None) -> Ranking:
+    """One query's ranking from its search hits, searching deeper while near-copies crowd the top."""
+    found = indices >= 0
+    rows, scores, deeper = indices[found], scores[found], depth
+    while True:
+        ranking = shape(engine, query, rows, scores, k, mask, diversity=diversity)
+        if len(ranking) >= k or rows.size < deeper:
+            break
+        deeper *= 4  # near-copies crowd the top: search deeper for this query alone
+        more = search(engine, query.search_vector, deeper, mask, None, n_threads)
+        found = more.indices[0] >= 0
+        rows, scores = more.indices[0][found], more.scores[0][found]
+    exact = engine.config.query_terms is None
+    reach = float(scores[-1]) if exact and rows.size == deeper else 0.0  # else any related article enters
+    return replace(ranking, reach=reach)
 
 
 def search(engine: Engine, vectors: sp.csr_matrix, depth: int, mask: np.ndarray, exclude: np.ndarray | None,
