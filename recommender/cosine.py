@@ -2,7 +2,7 @@
 
 * :func:`top_k` - the exact top-k kernel: candidates for a block of queries (batch scoring, a live
   query as a block of one, neighbour expansion, the baselines' all-pairs pass);
-* :func:`row_dots` - a few rows against one query (features, pins, copies), bit for bit as scipy;
+* :func:`row_dots` - a few rows against one query (features, pins, copies), bit for bit as the kernel;
 * :func:`block_dots` - the pairwise dot products of a few rows (near-copy collapse, diversity).
 
 The top-k kernel, never a dense N x N:
@@ -120,23 +120,32 @@ def term_postings(by_term: sp.csr_matrix, n_rows: int, *, tile_rows: int = DEFAU
     return Postings(tiles, rows, by_term.data.astype(np.float32, copy=False), n_rows, tile_rows)
 
 
-def top_k(queries: sp.csr_matrix, rows: sp.csr_matrix | Postings, k: int, *, exclude: np.ndarray | None = None,
+def top_k(queries: sp.csr_matrix | Row, rows: sp.csr_matrix | Postings, k: int, *, exclude: np.ndarray | None = None,
           mask: np.ndarray | None = None, block_bytes: int = DEFAULT_BLOCK_BYTES,
           n_threads: int | None = None) -> Neighbours:
     """Exact top-k rows of ``rows`` by dot product with each query row.
 
-    ``rows`` is a matrix or, to search the same rows many times, their ``postings(rows)``.
+    ``queries`` is a matrix or one :class:`Row` (a live query); ``rows`` is a matrix or, to search the same
+    rows many times, their ``postings(rows)``.
     ``exclude[i]`` is a row index never returned for query i (-1 for none), e.g. the query itself;
     ``mask`` is a boolean array over rows, False rows are never returned. ``n_threads`` defaults to
     numba's default (all cores; ``NUMBA_NUM_THREADS`` caps it).
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    queries = _as_rows("queries", queries)
+    if isinstance(queries, Row):  # a live query: its arrays as they are, canonical by construction
+        if not np.all(np.isfinite(queries.data)):
+            raise ValueError("queries must hold finite values")
+        q_indptr, q_indices, q_data = np.asarray([0, queries.nnz], dtype=np.int64), queries.indices, queries.data
+        n_queries, width = 1, queries.width
+    else:
+        matrix = _as_rows("queries", queries)
+        q_indptr, q_indices, q_data = matrix.indptr.astype(np.int64), matrix.indices, matrix.data
+        n_queries, width = matrix.shape
     index = rows if isinstance(rows, Postings) else postings(rows)
-    if queries.shape[1] != index.n_terms:
-        raise ValueError(f"queries have {queries.shape[1]} columns, rows have {index.n_terms}")
-    n_queries, n_rows = queries.shape[0], index.n_rows
+    if width != index.n_terms:
+        raise ValueError(f"queries have {width} columns, rows have {index.n_terms}")
+    n_rows = index.n_rows
     exclude = np.full(n_queries, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
     if exclude.shape != (n_queries,):
         raise ValueError(f"exclude must have shape ({n_queries},), got {exclude.shape}")
@@ -149,16 +158,18 @@ def top_k(queries: sp.csr_matrix, rows: sp.csr_matrix | Postings, k: int, *, exc
         return Neighbours(indices, scores)
     max_threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set from the environment at import
     threads = max_threads if n_threads is None else max(1, min(int(n_threads), max_threads))
-    step = block_rows(n_rows, block_bytes, row_bytes=8 * max(1, queries.nnz // n_queries) + 16 * k)
+    kernel = _kernel if threads > 1 else _serial_kernel  # one thread: no parallel region to enter
+    step = block_rows(n_rows, block_bytes, row_bytes=8 * max(1, q_indices.size // n_queries) + 16 * k)
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
         for start in range(0, n_queries, step):
             stop = min(n_queries, start + step)
-            block = queries[start:stop]
-            _kernel(block.indptr.astype(np.int64), block.indices.astype(np.int32), block.data,
-                    index.tiles, index.rows, index.values, index.tile_rows, n_rows, exclude[start:stop], valid, k,
-                    indices[start:stop], scores[start:stop], min(stop - start, 16 * threads))
+            first, last = q_indptr[start], q_indptr[stop]
+            kernel(q_indptr[start:stop + 1] - first, q_indices[first:last].astype(np.int32, copy=False),
+                   q_data[first:last].astype(np.float32, copy=False), index.tiles, index.rows, index.values,
+                   index.tile_rows, n_rows, exclude[start:stop], valid, k, indices[start:stop], scores[start:stop],
+                   min(stop - start, 16 * threads))
     finally:
         numba.set_num_threads(previous)
     return Neighbours(indices, scores)
@@ -229,62 +240,94 @@ def _kernel(q_indptr, q_indices, q_data, tiles, p_rows, p_data, tile_rows, n_row
                 out_s[i, b] = best_s[b]
 
 
-# -- a few rows: the arithmetic of scipy's product, without scipy objects ----------------------
-# A live query scores ~120 candidate rows on five fields and compares its best few with each other.
+# -- a few rows: the kernel's arithmetic, without scipy objects ---------------------------------
+# A live query scores ~120 candidate rows on a few fields and compares its best few with each other.
 # The arithmetic is tiny; slicing and multiplying scipy matrices for each (object construction, format
-# checks, index dtype choices) cost ten times more. These kernels do the same float operations as
-# ``matrix[rows] @ other.T``: products in the common dtype of both sides (float32 for the engine's
-# rows), summed in the stored order of each row of ``matrix[rows]``, so results are identical to the
-# scipy product, not merely close (tests compare them with ``==``). Rows are expected in canonical
+# checks, index dtype choices) cost ten times more. These kernels do the float operations of the top-k
+# kernel: float64 products of the stored values, summed in term order, rounded once to the inputs' common
+# dtype. A row's score here therefore equals its score from ``top_k`` bit for bit, and equals scipy's
+# product of the rows cast to float64 (tests compare them with ``==``). Rows are expected in canonical
 # form (no duplicate entries), as the index and the model's fields keep them.
 
 
-def row_dots(matrix: sp.csr_matrix, rows: np.ndarray, query: sp.spmatrix | None) -> np.ndarray:
+class Row(NamedTuple):
+    """One sparse row as its arrays (terms ascending, no duplicates): what a query carries, so that a live
+    ranking builds no scipy object for its rows (one costs more than the arithmetic of a candidate block)."""
+
+    indices: np.ndarray  # int32 terms, ascending
+    data: np.ndarray  # their weights
+    width: int  # number of terms in the vocabulary
+
+    @property
+    def nnz(self) -> int:
+        return int(self.indices.size)
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix, row: int) -> Row:
+        """Row ``row`` of a canonical CSR matrix (the index's and the model's are), sharing its arrays."""
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        return cls(matrix.indices[start:stop], matrix.data[start:stop], matrix.shape[1])
+
+    @classmethod
+    def from_sparse(cls, matrix: sp.spmatrix) -> Row:
+        """The one row of a 1 x n sparse matrix (e.g. a vectorizer's output), in canonical form."""
+        if matrix.shape[0] != 1:
+            raise ValueError(f"a row must be 1 x n, got {matrix.shape}")
+        matrix = sp.csr_matrix(matrix, copy=True)
+        matrix.sum_duplicates()
+        return cls(matrix.indices.astype(np.int32, copy=False), matrix.data, matrix.shape[1])
+
+    def csr(self) -> sp.csr_matrix:
+        """The row as a 1 x n CSR matrix sharing its arrays."""
+        return sp.csr_matrix((self.data, self.indices, np.asarray([0, self.nnz], dtype=np.int64)),
+                             shape=(1, self.width))
+
+
+def as_row(query: Row | sp.spmatrix) -> Row:
+    """A query row as a :class:`Row` (a 1 x n sparse matrix converted)."""
+    return query if isinstance(query, Row) else Row.from_sparse(query)
+
+
+def row_dots(matrix: sp.csr_matrix, rows: np.ndarray, query: Row | sp.spmatrix | None) -> np.ndarray:
     """``(matrix[rows] @ query.T)`` as a flat array; zeros when ``query`` is None or empty."""
     rows = np.asarray(rows, dtype=np.int64)
-    dtype = np.result_type(matrix.dtype, query.dtype if query is not None else matrix.dtype)
+    query = None if query is None else as_row(query)
+    dtype = np.result_type(matrix.dtype, matrix.dtype if query is None else query.data.dtype)
     out = np.zeros(rows.size, dtype=dtype)
     if query is None or rows.size == 0 or query.nnz == 0:
         return out
-    if not (sp.issparse(query) and query.format == "csr" and query.has_canonical_format):
-        query = sp.csr_matrix(query, copy=True)
-        query.sum_duplicates()
-    dense = _scratch(matrix.shape[1], dtype)
+    dense = _scratch(matrix.shape[1])
     dense[query.indices] = query.data
+    total = np.zeros(rows.size)
     try:
-        _row_dots(matrix.indptr, matrix.indices, matrix.data, rows, dense, out)
+        _row_dots(matrix.indptr, matrix.indices, matrix.data, rows, dense, total)
     finally:
         dense[query.indices] = 0
-    return out
-
-
-def csr_row(matrix: sp.csr_matrix, row: int) -> sp.csr_matrix:
-    """Row ``row`` of ``matrix`` as a 1 x n CSR sharing its arrays: ``matrix[row]`` without scipy's indexing."""
-    start, stop = matrix.indptr[row], matrix.indptr[row + 1]
-    return sp.csr_matrix((matrix.data[start:stop], matrix.indices[start:stop],
-                          np.asarray([0, stop - start], dtype=matrix.indptr.dtype)), shape=(1, matrix.shape[1]))
+    return total.astype(dtype, copy=False)
 
 
 _scratches = threading.local()
 
 
-def _scratch(size: int, dtype) -> np.ndarray:
-    """An all-zero vector of ``size`` for this thread, reused across calls (callers leave it all zero)."""
-    key = (size, np.dtype(dtype).str)
+def _scratch(size: int) -> np.ndarray:
+    """An all-zero float64 vector of ``size`` for this thread, reused across calls (callers leave it all zero)."""
     vectors = _scratches.__dict__.setdefault("vectors", {})
-    if key not in vectors:
-        vectors[key] = np.zeros(size, dtype=dtype)
-    return vectors[key]
+    if size not in vectors:
+        vectors[size] = np.zeros(size)
+    return vectors[size]
 
 
 def block_dots(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
     """``(matrix[rows] @ matrix[rows].T).toarray()``: the pairwise dot products of some rows."""
     rows = np.asarray(rows, dtype=np.int64)
-    out = np.zeros((rows.size, rows.size), dtype=matrix.dtype)
+    out = np.zeros((rows.size, rows.size))
     if rows.size:
-        _block_dots(matrix.indptr, matrix.indices, matrix.data, rows, np.zeros(matrix.shape[1], dtype=matrix.dtype),
-                    out)
-    return out
+        _block_dots(matrix.indptr, matrix.indices, matrix.data, rows, _scratch(matrix.shape[1]), out)
+    return out.astype(matrix.dtype, copy=False)
+
+
+_serial_kernel = numba.njit(cache=True)(_kernel.py_func)
+"""The same kernel compiled without threads, for a block run on one (a live query)."""
 
 
 @numba.njit(cache=True)
@@ -292,7 +335,7 @@ def _row_dots(indptr, indices, data, rows, dense, out):  # pragma: no cover - co
     for i in range(rows.size):
         total = out[i]
         for j in range(indptr[rows[i]], indptr[rows[i] + 1]):
-            total += data[j] * dense[indices[j]]
+            total += np.float64(data[j]) * dense[indices[j]]
         out[i] = total
 
 
@@ -304,11 +347,11 @@ def _block_dots(indptr, indices, data, rows, dense, out):  # pragma: no cover - 
         for a in range(rows.size):
             total = out[a, b]
             for j in range(indptr[rows[a]], indptr[rows[a] + 1]):
-                total += data[j] * dense[indices[j]]
+                total += np.float64(data[j]) * dense[indices[j]]
             out[a, b] = total
         for j in range(indptr[rows[b]], indptr[rows[b] + 1]):
             dense[indices[j]] = 0
 
 
 __all__ = ["Neighbours", "Postings", "postings", "term_postings", "top_k", "all_pairs_top_k", "row_dots",
-           "block_dots", "csr_row"]
+           "block_dots", "Row", "as_row"]

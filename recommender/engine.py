@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from recommender import pipeline
 from recommender.articles import MAX_K, Article
 from recommender.catalogue import Catalogue, MemoryCatalogue
-from recommender.cosine import csr_row, row_dots
+from recommender.cosine import Row, row_dots
 from recommender.expansion import MAX_TERMS as EXPANSION_TERMS
 from recommender.expansion import NEIGHBOURS as EXPANSION_NEIGHBOURS
 from recommender.expansion import WEIGHT as EXPANSION_WEIGHT
@@ -338,19 +338,20 @@ class Engine:
                         language=language)
         vector = self.vectorizer.transform([draft])
         moment = now or datetime.now(UTC)
-        query = Query(vector, {"headline": self.vectorizer.transform_text(draft.headline, draft.language),
-                               "body": self.vectorizer.transform_text(body, draft.language)},
+        fields = {"headline": self.vectorizer.transform_text(draft.headline, draft.language),
+                  "body": self.vectorizer.transform_text(body, draft.language)}
+        query = Query(Row.from_sparse(vector), {name: Row.from_sparse(row) for name, row in fields.items()},
                       published=moment.timestamp(), section=(filters.section or "") if filters else "",
-                      expanded=self.expand_query(vector, draft.language), id=source_id)
+                      expanded=Row.from_sparse(self.expand_query(vector, draft.language)), id=source_id)
         return self._rank(query, draft.language, k, filters, diversity, now, exclude=(source_id,) if source_id else ())
 
     def query(self, article_id: str) -> Query:
         """What the ranking knows about a stored article."""
         row = self.index.row_of[article_id]
-        fields = {name: csr_row(field, row) for name, field in self.fields.items()}
-        return Query(csr_row(self.index.matrix, row), fields,
+        fields = {name: Row.of(field, row) for name, field in self.fields.items()}
+        return Query(Row.of(self.index.matrix, row), fields,
                      published=float(self.index.published[row]), section=str(self.index.sections[row]), row=row,
-                     id=article_id, site=str(self.index.sites[row]), expanded=csr_row(self.index.expanded, row))
+                     id=article_id, site=str(self.index.sites[row]), expanded=Row.of(self.index.expanded, row))
 
     def similarity(self, text_a: str, text_b: str, language: str = "en") -> float:
         """Cosine of two texts under the fitted vocabulary and IDF."""

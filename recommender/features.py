@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.cosine import row_dots
+from recommender.cosine import Row, row_dots
 from recommender.ranking import SECONDS_PER_DAY
 
 FEATURES = ("relatedness", "cosine", "headline", "body", "link_query", "link_candidate", "near_duplicate",
@@ -41,17 +41,17 @@ TRENDING_WINDOW_DAYS = 7.0
 class Query(NamedTuple):
     """What the features know about the article a ranking is for."""
 
-    vector: sp.csr_matrix  # 1 x terms, the engine's combined unit row
-    fields: Mapping[str, sp.csr_matrix]  # name -> 1 x terms unit row (may be all zero)
+    vector: Row  # the engine's combined unit row
+    fields: Mapping[str, Row]  # name -> unit row (may be all zero)
     published: float = np.nan  # epoch seconds, nan when unknown
     section: str = ""
     row: int | None = None  # its row in the index, None for unseen text
     id: str | None = None
     site: str = ""  # its publication (URL host), "" when unknown
-    expanded: sp.csr_matrix | None = None  # 1 x terms search row (neighbour-expanded); None: ``vector``
+    expanded: Row | None = None  # search row (neighbour-expanded); None: ``vector``
 
     @property
-    def search_vector(self) -> sp.csr_matrix:
+    def search_vector(self) -> Row:
         """The row candidates are searched and their relatedness scored with."""
         return self.vector if self.expanded is None else self.expanded
 
@@ -206,20 +206,22 @@ def _count_in(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fields: Mapping[str, sp.csr_matrix],
                   published: np.ndarray, sections: np.ndarray, graph: LinkGraph,
                   duplicate_threshold: float, sites: np.ndarray | None = None,
-                  expanded: sp.csr_matrix | None = None) -> np.ndarray:
+                  expanded: sp.csr_matrix | None = None, relatedness: np.ndarray | None = None) -> np.ndarray:
     """The ``len(rows) x len(FEATURES)`` feature matrix of (query, candidate row) pairs.
 
-    ``expanded`` are the search rows (``matrix`` when there is no expansion); ``sites`` None: none known.
+    ``expanded`` are the search rows (``matrix`` when there is no expansion); ``sites`` None: none known;
+    ``relatedness`` the rows' search scores when the caller has them (the same values, not computed twice).
     """
     rows = np.asarray(rows, dtype=np.int64)
 
-    def dots(field: sp.csr_matrix, row: sp.csr_matrix | None) -> np.ndarray:  # as cosines(row, field[rows])
+    def dots(field: sp.csr_matrix, row: Row | None) -> np.ndarray:  # as cosines(row, field[rows])
         return row_dots(field, rows, row).astype(np.float64)
 
     cosine = dots(matrix, query.vector)
     age = age_days(query.published, published[rows])
     columns = {
-        "relatedness": cosine if expanded is None else dots(expanded, query.search_vector),
+        "relatedness": (cosine if expanded is None else dots(expanded, query.search_vector)) if relatedness is None
+        else np.asarray(relatedness, dtype=np.float64),
         "cosine": cosine,
         "headline": dots(fields["headline"], query.fields.get("headline")),
         "body": dots(fields["body"], query.fields.get("body")),

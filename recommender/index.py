@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.articles import Article, site_of
-from recommender.cosine import Neighbours, Postings, row_dots, term_postings, top_k
+from recommender.cosine import Neighbours, Postings, Row, row_dots, term_postings, top_k
 from recommender.expansion import strongest_terms
 
 NO_DATE = np.nan
@@ -162,7 +162,7 @@ class ArticleIndex:
         allowed[rows] = False
         return allowed
 
-    def search(self, queries: sp.csr_matrix, k: int, mask: np.ndarray | None = None, *,
+    def search(self, queries: sp.csr_matrix | Row, k: int, mask: np.ndarray | None = None, *,
                exclude: np.ndarray | None = None, max_terms: int | None = None, pool: int | None = None,
                n_threads: int | None = 1) -> Neighbours:
         """Top-k search rows by cosine for a block of query rows (a live query is a block of one), through the
@@ -175,7 +175,9 @@ class ArticleIndex:
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        queries = sp.csr_matrix(queries, dtype=np.float32)
+        if max_terms is None and isinstance(queries, Row):  # a live query, as it is
+            return top_k(queries, self.postings, k, exclude=exclude, mask=mask, n_threads=n_threads)
+        queries = sp.csr_matrix(queries.csr() if isinstance(queries, Row) else queries, dtype=np.float32)
         if max_terms is None or (np.diff(queries.indptr) <= max_terms).all():
             return top_k(queries, self.postings, k, exclude=exclude, mask=mask, n_threads=n_threads)
         probes = top_k(prune_rows(queries, max_terms), self.postings, pool or 4 * k, exclude=exclude, mask=mask,

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 
 from recommender.candidates import search_depth, with_priors
 from recommender.catalogue import Feedback
-from recommender.cosine import block_dots, row_dots
+from recommender.cosine import Row, block_dots, row_dots
 from recommender.features import FEATURES, Query, age_days, pair_features
 from recommender.ranking import (
     Ranking,
@@ -54,7 +54,7 @@ def rank(engine: Engine, queries: Sequence[Query], k: int, mask: np.ndarray, *, 
     exclude = np.asarray([-1 if q.row is None else q.row for q in queries], dtype=np.int64)
     if vectors is None:
         vectors = (queries[0].search_vector if len(queries) == 1
-                   else sp.vstack([q.search_vector for q in queries], format="csr"))
+                   else sp.vstack([q.search_vector.csr() for q in queries], format="csr"))
     hits = search(engine, vectors, depth, mask, exclude, n_threads)
     rankings = []
     for i, query in enumerate(queries):
@@ -117,7 +117,7 @@ def shape(engine: Engine, query: Query, rows: np.ndarray, relatedness: np.ndarra
         features = pair_features(query, rows, matrix=index.matrix, fields=engine.fields, published=index.published,
                                  sections=index.sections, graph=graph,
                                  duplicate_threshold=config.duplicate_threshold, sites=index.sites,
-                                 expanded=index.expanded)
+                                 expanded=index.expanded, relatedness=relatedness)
         relatedness = features[:, FEATURES.index("relatedness")]
         probability = model.predict_proba(features)
         order_by = model.score(features, probability)
@@ -138,7 +138,7 @@ def copy_similarity(engine: Engine, query: Query, rows: np.ndarray) -> np.ndarra
     """Cosine of the candidates' bodies with the query's body: how much each is a copy of it."""
     index = engine.index
     if query.row is not None:
-        body = index.copies[query.row]
+        body = Row.of(index.copies, query.row)
     elif query.fields.get("body") is not None and query.fields["body"].nnz:
         body = query.fields["body"]  # unseen text: the body it was given
     else:
@@ -180,7 +180,7 @@ def explain(engine: Engine, query: Query, rows: np.ndarray, relatedness: np.ndar
             features: np.ndarray | None) -> Ranking:
     """The picks as a :class:`Ranking`, each with the reasons that set it apart."""
     index = engine.index
-    shared = shared_terms_of_rows(query.vector, index.matrix[rows], engine.terms)  # one slice, not k
+    shared = shared_terms_of_rows(query.vector, index.matrix, rows, engine.terms)
     days = age_days(query.published, index.published[rows])
     graph = engine.graph
     linked = graph.linked(query.row, rows) if graph is not None else np.zeros(rows.size, dtype=bool)

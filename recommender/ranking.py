@@ -10,6 +10,8 @@ from typing import overload
 import numpy as np
 import scipy.sparse as sp
 
+from recommender.cosine import Row
+
 SECONDS_PER_DAY = 86400.0
 
 
@@ -170,35 +172,23 @@ def maximal_marginal_relevance(relevance: np.ndarray, similarity: np.ndarray, k:
     return chosen
 
 
-def shared_terms(query: sp.csr_matrix, candidate: sp.csr_matrix, terms: np.ndarray, n: int = 3) -> list[str]:
-    """The terms that add most to the cosine of two rows, strongest first."""
-    return shared_terms_of_rows(query, candidate, terms, n)[0]
+def shared_terms_of_rows(query: Row, matrix: sp.csr_matrix, rows: np.ndarray, terms: np.ndarray,
+                         n: int = 3) -> list[list[str]]:
+    """For each of ``rows`` of ``matrix``, the terms that add most to its cosine with the query, strongest first.
 
-
-def shared_terms_of_rows(query: sp.csr_matrix, rows: sp.csr_matrix, terms: np.ndarray, n: int = 3) -> list[list[str]]:
-    """``shared_terms`` of the query with each row of ``rows``, without a sparse object per row.
-
-    Same float32 products and term order as ``query.multiply(row)`` (ties go to the lower term).
+    The products are the rows' own weights times the query's, in the rows' dtype (as ``query.multiply(row)``);
+    ties go to the lower term. Rows are expected canonical, as the index keeps them.
     """
-    query, rows = _canonical(query), _canonical(rows)
+    dense = np.zeros(query.width, dtype=matrix.dtype)
+    dense[query.indices] = query.data
     out = []
-    for i in range(rows.shape[0]):
-        lo, hi = rows.indptr[i], rows.indptr[i + 1]
-        common, in_query, in_row = np.intersect1d(query.indices, rows.indices[lo:hi], assume_unique=True,
-                                                  return_indices=True)
-        product = query.data[in_query] * rows.data[lo:hi][in_row]
-        keep = product != 0
-        common, product = common[keep], product[keep]
-        out.append([str(terms[common[j]]) for j in np.argsort(-product, kind="stable")[:n]])
+    for row in np.asarray(rows, dtype=np.int64).tolist():
+        candidate = Row.of(matrix, row)
+        product = candidate.data * dense[candidate.indices]
+        shared = np.flatnonzero(product)
+        strongest = shared[np.argsort(-product[shared], kind="stable")[:n]]
+        out.append([str(terms[t]) for t in candidate.indices[strongest].tolist()])
     return out
-
-
-def _canonical(matrix) -> sp.csr_matrix:
-    matrix = matrix if sp.issparse(matrix) and matrix.format == "csr" else sp.csr_matrix(matrix)
-    if not matrix.has_canonical_format:
-        matrix = matrix.copy()
-        matrix.sum_duplicates()
-    return matrix
 
 
 def timing(days_later: float, *, same_day: float = 1.0) -> str:

@@ -33,6 +33,7 @@ import scipy.sparse as sp
 
 from recommender.articles import Article
 from recommender.candidates import CANDIDATE_POOL, PRIOR_CANDIDATES, with_priors
+from recommender.cosine import Row
 from recommender.features import FEATURES, LinkGraph, Query, pair_features
 from recommender.index import ArticleIndex
 from recommender.model import LinkModel, blend, sigmoid
@@ -192,10 +193,11 @@ def _without(view: View, row: int, gone, changed: list[int], new: sp.csr_matrix)
 
 
 def query_of(index: ArticleIndex, fields: Mapping[str, sp.csr_matrix], links: sp.csr_matrix, row: int) -> Query:
-    return Query(vector=index.matrix[row], fields={"headline": fields["headline"][row], "body": fields["body"][row],
-                                                  "links": links[row]},
+    return Query(vector=Row.of(index.matrix, row),
+                 fields={"headline": Row.of(fields["headline"], row), "body": Row.of(fields["body"], row),
+                         "links": Row.of(links, row)},
                  published=float(index.published[row]), section=str(index.sections[row]), row=row, id=index.ids[row],
-                 site=str(index.sites[row]), expanded=index.expanded[row])
+                 site=str(index.sites[row]), expanded=Row.of(index.expanded, row))
 
 
 def knowable(published: np.ndarray, row: int) -> np.ndarray:

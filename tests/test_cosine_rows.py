@@ -1,11 +1,12 @@
-"""The live path's small kernels against the scipy products and sparse sums they replace: equal, not close."""
+"""The live path's small kernels against the scipy products and sparse sums they replace, and against the
+top-k kernel: equal, not close."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from recommender.candidates import prior_rows
-from recommender.cosine import block_dots, row_dots
+from recommender.cosine import Row, block_dots, row_dots, top_k
 from recommender.features import LinkGraph
 
 DAY = 86400.0
@@ -14,20 +15,34 @@ DAY = 86400.0
 def unit_rows(n_rows, n_terms, density, seed, dtype=np.float32):
     matrix = sp.random(n_rows, n_terms, density=density, format="csr", dtype=np.float64, random_state=seed)
     norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1))).ravel()
-    matrix = sp.diags(1 / np.where(norms > 0, norms, 1)) @ matrix
-    return sp.csr_matrix(matrix, dtype=dtype)
+    matrix = sp.csr_matrix(sp.diags(1 / np.where(norms > 0, norms, 1)) @ matrix, dtype=dtype)
+    matrix.sort_indices()  # canonical, as the index keeps its rows
+    return matrix
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_row_dots_equal_the_scipy_product(seed):
+def test_row_dots_equal_the_float64_scipy_product_rounded_once(seed):
     matrix = unit_rows(300, 500, 0.05, seed)
     rng = np.random.default_rng(seed)
     rows = rng.choice(300, size=120, replace=True)
     for query in (matrix[int(rng.integers(300))], unit_rows(1, 500, 0.2, seed + 100),
                   unit_rows(1, 500, 0.2, seed + 200, dtype=np.float64)):
-        expected = np.asarray((matrix[rows] @ query.T).todense()).ravel()
-        found = row_dots(matrix, rows, query)
-        assert found.dtype == expected.dtype and np.array_equal(found, expected)
+        exact = (matrix[rows].astype(np.float64) @ query.T.astype(np.float64)).toarray().ravel()
+        expected = exact.astype(np.result_type(matrix.dtype, query.dtype))
+        for given in (query, Row.from_sparse(query)):
+            found = row_dots(matrix, rows, given)
+            assert found.dtype == expected.dtype and np.array_equal(found, expected)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_row_dots_equal_the_top_k_scores(seed):
+    """One arithmetic: a candidate's relatedness re-scored by row_dots is its score from the search."""
+    matrix = unit_rows(400, 300, 0.08, seed)
+    for row in range(0, 400, 37):
+        query = Row.of(matrix, row)
+        found = top_k(query, matrix, 50, n_threads=1)
+        hits = found.indices[0][found.indices[0] >= 0]
+        assert hits.size and np.array_equal(row_dots(matrix, hits, query), found.scores[0][: hits.size])
 
 
 def test_row_dots_of_nothing():
@@ -38,11 +53,11 @@ def test_row_dots_of_nothing():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_block_dots_equal_the_scipy_product(seed):
+def test_block_dots_equal_the_float64_scipy_product_rounded_once(seed):
     matrix = unit_rows(200, 400, 0.05, seed)
     rows = np.random.default_rng(seed).choice(200, size=40, replace=False)
-    candidates = matrix[rows]
-    expected = (candidates @ candidates.T).toarray()
+    candidates = matrix[rows].astype(np.float64)
+    expected = (candidates @ candidates.T).toarray().astype(np.float32)
     found = block_dots(matrix, rows)
     assert found.dtype == expected.dtype and np.array_equal(found, expected)
     assert block_dots(matrix, np.arange(0)).shape == (0, 0)

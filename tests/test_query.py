@@ -36,8 +36,8 @@ def test_pruned_search_returns_exact_scores_and_nearly_the_exact_rows():
         exact = index.search(query, 20, mask)
         pruned = index.search(query, 20, mask, max_terms=8)
         found = pruned.indices[0][pruned.indices[0] >= 0]
-        truth = np.asarray((index.matrix[found] @ query.T).todense(), dtype=np.float32).ravel()
-        assert np.array_equal(pruned.scores[0][: found.size], truth)  # true cosines, best first
+        truth = (index.matrix[found].astype(np.float64) @ query.T.astype(np.float64)).toarray().ravel()
+        assert np.array_equal(pruned.scores[0][: found.size], truth.astype(np.float32))  # true cosines, best first
         assert np.all(np.diff(pruned.scores[0][: found.size]) <= 0)
         recall.append(len(set(found) & set(exact.indices[0])) / 20)
         same = index.search(query, 20, mask, max_terms=query.nnz)  # nothing pruned: the exact search
