@@ -36,6 +36,8 @@ plus the anchor headlines other articles use when they link to it."""
 
 RECENCY_HALF_LIFE_DAYS = 7.0
 TRENDING_WINDOW_DAYS = 7.0
+FAVOURITE_ORDERS = 256
+"""Trending windows whose favourite order a link graph keeps (oldest dropped first)."""
 
 
 class Query(NamedTuple):
@@ -119,6 +121,7 @@ class LinkGraph:
         self._inbound = None
         self._in_counts: np.ndarray | None = None  # in-links per row, built on first use
         self._by_time: tuple[np.ndarray, np.ndarray] | None = None  # (source published, target) by source time
+        self._favourites: dict[tuple[int, int], np.ndarray] = {}  # trending window -> linked rows in prior order
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[int, int]], published: np.ndarray) -> LinkGraph:
@@ -166,14 +169,35 @@ class LinkGraph:
         """Links into each row from articles published within ``window_days`` before ``moment`` (0 if unknown)."""
         if np.isnan(moment) or self.adjacency.nnz == 0:
             return np.zeros(len(rows))
-        if self._by_time is None:  # links ordered by their source's publication time (undated last)
+        start, stop = self._window(moment, window_days)
+        return _count_in(self._links_by_time()[1][start:stop], rows)
+
+    def _links_by_time(self) -> tuple[np.ndarray, np.ndarray]:
+        """(source published, target) of every link, ordered by source time (undated last)."""
+        if self._by_time is None:
             sources = np.repeat(np.arange(self.adjacency.shape[0]), np.diff(self.adjacency.indptr))
             order = np.argsort(self.published[sources], kind="stable")
             self._by_time = self.published[sources][order], self.adjacency.indices[order].astype(np.int64)
-        times, targets = self._by_time
-        # sources with moment - window < published <= moment: one slice of the time-ordered links
+        return self._by_time
+
+    def _window(self, moment: float, window_days: float) -> tuple[int, int]:
+        """The slice of the links ordered by source time whose source is published in (moment - window, moment]."""
+        times = self._links_by_time()[0]
         start, stop = np.searchsorted(times, [moment - window_days * SECONDS_PER_DAY, moment], side="right")
-        return _count_in(targets[start:stop], rows)
+        return int(start), int(stop)
+
+    def favourites(self, moment: float) -> np.ndarray:
+        """Every linked row, in the order editors favour them around ``moment``: trending first (links from the
+        last ``TRENDING_WINDOW_DAYS``), then all-time in-links, then lower row. Kept per trending window, which
+        neighbouring articles of a ranking run share."""
+        rows = self.linked_rows
+        window = (-1, -1) if np.isnan(moment) else self._window(moment, TRENDING_WINDOW_DAYS)
+        if window not in self._favourites:
+            if len(self._favourites) >= FAVOURITE_ORDERS:
+                self._favourites.pop(next(iter(self._favourites)))
+            trending = self.trending(moment, rows)
+            self._favourites[window] = rows[np.lexsort((rows, -self.in_links(rows), -trending))]
+        return self._favourites[window]
 
     def linked(self, row: int | None, rows: np.ndarray) -> np.ndarray:
         """For each of ``rows``, whether it and ``row`` link to each other (either way)."""

@@ -99,9 +99,9 @@ class LinkModel(BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probability that each pair is an editor's pick (one column, the positive class)."""
-        check_is_fitted(self, "coef_")
+        decision = self.decision_function(X)  # checks that the model is fitted
         a, b = self.calibration_
-        return sigmoid(a * self.decision_function(X) + b)
+        return sigmoid(a * decision + b)
 
     def score(self, X, probability: np.ndarray | None = None) -> np.ndarray:
         """The ranking score of each pair: relatedness blended with the calibrated probability

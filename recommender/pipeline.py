@@ -181,17 +181,18 @@ def explain(engine: Engine, query: Query, rows: np.ndarray, relatedness: np.ndar
     """The picks as a :class:`Ranking`, each with the reasons that set it apart."""
     index = engine.index
     shared = shared_terms_of_rows(query.vector, index.matrix, rows, engine.terms)
-    days = age_days(query.published, index.published[rows])
+    days = (-age_days(query.published, index.published[rows])).tolist()
     graph = engine.graph
-    linked = graph.linked(query.row, rows) if graph is not None else np.zeros(rows.size, dtype=bool)
+    linked = (graph.linked(query.row, rows) if graph is not None else np.zeros(rows.size, dtype=bool)).tolist()
+    none = [0.0] * rows.size
+    colinking, popularity = ((features[:, FEATURES.index(name)].tolist() for name in ("colinking", "popularity"))
+                             if features is not None else (none, none))
+    probabilities = [None] * rows.size if probability is None else [round(p, 6) for p in probability.tolist()]
     items = []
     for i, row in enumerate(rows.tolist()):
-        editors = dict(zip(FEATURES, features[i])) if features is not None else {}
-        extra = [timing(-days[i]), editor_reason(bool(linked[i]), editors.get("colinking", 0.0),
-                                                  editors.get("popularity", 0.0))]
+        extra = [timing(days[i]), editor_reason(linked[i], colinking[i], popularity[i])]
         items.append(Recommendation(index.ids[row], round(float(relatedness[i]), 6),
-                                    describe(shared[i], [e for e in extra if e]),
-                                    None if probability is None else round(float(probability[i]), 6)))
+                                    describe(shared[i], [e for e in extra if e]), probabilities[i]))
     return Ranking(tuple(items))
 
 

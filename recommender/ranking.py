@@ -150,6 +150,8 @@ def collapse_near_duplicates(order: Sequence[int], similarity: np.ndarray, thres
 
     ``similarity`` is the candidates' pairwise cosine matrix, indexed like ``order``'s positions.
     """
+    if len(order) < 2 or np.triu(similarity, 1).max() < threshold:  # no two alike: all kept
+        return list(order)
     kept: list[int] = []
     for position in range(len(order)):
         if not kept or similarity[position, kept].max() < threshold:
