@@ -30,8 +30,7 @@ def prior_rows(graph: LinkGraph, moment: float, mask: np.ndarray, n: int) -> np.
     """Up to ``n`` allowed rows editors link to most: trending around ``moment`` first, then all-time in-links."""
     if n < 1 or len(graph) == 0:
         return np.zeros(0, dtype=np.int64)
-    favourites = graph.favourites(moment)  # a trending row has in-links too
-    return favourites[mask[favourites]][:n]
+    return graph.favourites(moment, mask, n)
 
 
 def with_priors(index: ArticleIndex, graph: LinkGraph | None, query: Query, mask: np.ndarray, rows: np.ndarray,

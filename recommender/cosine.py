@@ -317,12 +317,13 @@ def _scratch(size: int) -> np.ndarray:
     return vectors[size]
 
 
-def block_dots(matrix: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
-    """``(matrix[rows] @ matrix[rows].T).toarray()``: the pairwise dot products of some rows."""
+def block_dots(matrix: sp.csr_matrix, rows: np.ndarray, *, lower: bool = False) -> np.ndarray:
+    """``(matrix[rows] @ matrix[rows].T).toarray()``: the pairwise dot products of some rows; ``lower``: only
+    below the diagonal (each row against the rows before it), zeros elsewhere."""
     rows = np.asarray(rows, dtype=np.int64)
     out = np.zeros((rows.size, rows.size))
     if rows.size:
-        _block_dots(matrix.indptr, matrix.indices, matrix.data, rows, _scratch(matrix.shape[1]), out)
+        _block_dots(matrix.indptr, matrix.indices, matrix.data, rows, _scratch(matrix.shape[1]), out, lower)
     return out.astype(matrix.dtype, copy=False)
 
 
@@ -340,11 +341,11 @@ def _row_dots(indptr, indices, data, rows, dense, out):  # pragma: no cover - co
 
 
 @numba.njit(cache=True)
-def _block_dots(indptr, indices, data, rows, dense, out):  # pragma: no cover - compiled
-    for b in range(rows.size):  # column b: scatter row b, dot every row with it, clear it again
+def _block_dots(indptr, indices, data, rows, dense, out, lower):  # pragma: no cover - compiled
+    for b in range(rows.size):  # column b: scatter row b, dot every row (below it) with it, clear it again
         for j in range(indptr[rows[b]], indptr[rows[b] + 1]):
             dense[indices[j]] = data[j]
-        for a in range(rows.size):
+        for a in range(b + 1 if lower else 0, rows.size):
             total = out[a, b]
             for j in range(indptr[rows[a]], indptr[rows[a] + 1]):
                 total += np.float64(data[j]) * dense[indices[j]]

@@ -36,8 +36,6 @@ plus the anchor headlines other articles use when they link to it."""
 
 RECENCY_HALF_LIFE_DAYS = 7.0
 TRENDING_WINDOW_DAYS = 7.0
-FAVOURITE_ORDERS = 256
-"""Trending windows whose favourite order a link graph keeps (oldest dropped first)."""
 
 
 class Query(NamedTuple):
@@ -121,7 +119,7 @@ class LinkGraph:
         self._inbound = None
         self._in_counts: np.ndarray | None = None  # in-links per row, built on first use
         self._by_time: tuple[np.ndarray, np.ndarray] | None = None  # (source published, target) by source time
-        self._favourites: dict[tuple[int, int], np.ndarray] = {}  # trending window -> linked rows in prior order
+        self._ranked: np.ndarray | None = None  # linked rows by in-links, built on first use
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[int, int]], published: np.ndarray) -> LinkGraph:
@@ -186,18 +184,29 @@ class LinkGraph:
         start, stop = np.searchsorted(times, [moment - window_days * SECONDS_PER_DAY, moment], side="right")
         return int(start), int(stop)
 
-    def favourites(self, moment: float) -> np.ndarray:
-        """Every linked row, in the order editors favour them around ``moment``: trending first (links from the
-        last ``TRENDING_WINDOW_DAYS``), then all-time in-links, then lower row. Kept per trending window, which
-        neighbouring articles of a ranking run share."""
-        rows = self.linked_rows
-        window = (-1, -1) if np.isnan(moment) else self._window(moment, TRENDING_WINDOW_DAYS)
-        if window not in self._favourites:
-            if len(self._favourites) >= FAVOURITE_ORDERS:
-                self._favourites.pop(next(iter(self._favourites)))
-            trending = self.trending(moment, rows)
-            self._favourites[window] = rows[np.lexsort((rows, -self.in_links(rows), -trending))]
-        return self._favourites[window]
+    def favourites(self, moment: float, allowed: np.ndarray, n: int) -> np.ndarray:
+        """Up to ``n`` rows ``allowed`` (a boolean array over rows) in the order editors favour them around
+        ``moment``: trending first (most links from the last ``TRENDING_WINDOW_DAYS``), then all-time in-links,
+        then lower row. Costs the links of the window and the head of the all-time order, not the archive."""
+        start, stop = (0, 0) if np.isnan(moment) else self._window(moment, TRENDING_WINDOW_DAYS)
+        targets, counts = np.unique(self._links_by_time()[1][start:stop], return_counts=True)
+        trending = targets[np.lexsort((targets, -self.in_links(targets), -counts))]
+        chosen = [trending[allowed[trending]][:n]]
+        missing, ranked, head = n - chosen[0].size, self._by_in_links(), 0
+        while missing > 0 and head < ranked.size:  # the rest by all-time in-links, a growing slice at a time
+            part = ranked[head:head + 4 * n + head]
+            head += part.size
+            part = part[allowed[part] & ~np.isin(part, targets)][:missing]
+            chosen.append(part)
+            missing -= part.size
+        return np.concatenate(chosen)
+
+    def _by_in_links(self) -> np.ndarray:
+        """Every linked row by in-links, most first, then lower row."""
+        if self._ranked is None:
+            rows = self.linked_rows
+            self._ranked = rows[np.lexsort((rows, -self.in_links(rows)))]
+        return self._ranked
 
     def linked(self, row: int | None, rows: np.ndarray) -> np.ndarray:
         """For each of ``rows``, whether it and ``row`` link to each other (either way)."""

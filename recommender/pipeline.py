@@ -151,7 +151,7 @@ def originals(engine: Engine, rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.int64)
     if not engine.config.collapse_duplicates or rows.size == 0:
         return np.arange(rows.size)
-    copies = block_dots(engine.index.copies, rows)  # = candidates @ candidates.T, bit for bit
+    copies = block_dots(engine.index.copies, rows, lower=True)  # each candidate against the ones before it
     return np.asarray(collapse_near_duplicates(list(range(rows.size)), copies, engine.config.duplicate_threshold),
                       dtype=np.int64)
 

@@ -148,9 +148,10 @@ def bounded_editor_share(scores: np.ndarray, relatedness: np.ndarray, rows: np.n
 def collapse_near_duplicates(order: Sequence[int], similarity: np.ndarray, threshold: float) -> list[int]:
     """Keep, in ranking order, each candidate unless it is a near-duplicate of one already kept.
 
-    ``similarity`` is the candidates' pairwise cosine matrix, indexed like ``order``'s positions.
+    ``similarity`` is the candidates' pairwise cosine matrix, indexed like ``order``'s positions; only its
+    lower triangle is read (a later candidate's row against the earlier ones).
     """
-    if len(order) < 2 or np.triu(similarity, 1).max() < threshold:  # no two alike: all kept
+    if len(order) < 2 or np.tril(similarity, -1).max() < threshold:  # no two alike: all kept
         return list(order)
     kept: list[int] = []
     for position in range(len(order)):
@@ -181,12 +182,14 @@ def shared_terms_of_rows(query: Row, matrix: sp.csr_matrix, rows: np.ndarray, te
     The products are the rows' own weights times the query's, in the rows' dtype (as ``query.multiply(row)``);
     ties go to the lower term. Rows are expected canonical, as the index keeps them.
     """
-    dense = np.zeros(query.width, dtype=matrix.dtype)
-    dense[query.indices] = query.data
-    out = []
+    out: list[list[str]] = []
+    if query.nnz == 0:
+        return [[] for _ in range(len(rows))]
+    last = query.nnz - 1
     for row in np.asarray(rows, dtype=np.int64).tolist():
         candidate = Row.of(matrix, row)
-        product = candidate.data * dense[candidate.indices]
+        at = np.minimum(np.searchsorted(query.indices, candidate.indices), last)  # the term's place in the query
+        product = np.where(query.indices[at] == candidate.indices, candidate.data * query.data[at], 0)
         shared = np.flatnonzero(product)
         strongest = shared[np.argsort(-product[shared], kind="stable")[:n]]
         out.append([str(terms[t]) for t in candidate.indices[strongest].tolist()])

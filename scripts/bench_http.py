@@ -8,20 +8,21 @@ Usage:
 
 Ingests ``--data`` (any file ``readalso ingest`` reads, e.g. ../shared/data/news-readmore/NewsArticles.csv,
 whose Read-also links train the link model) or builds a synthetic store (stories over a Zipfian
-background vocabulary, Read-also links between articles of a story), then runs ``readalso serve``
-(gunicorn, ``--workers`` processes) with the per-worker ranking cache off
-(``READALSO_RANKING_CACHE_SECONDS=0``: every request ranks; per-client rate limits off, as the one
-load generator is every reader at once) and drives it with ``wrk``, rotating
-over every article id, three times:
+background vocabulary, Read-also links between articles of a story), builds the model, and serves
+three copies of that store at once with ``readalso serve`` (gunicorn, ``--workers`` processes each),
+with the per-worker ranking cache off (``READALSO_RANKING_CACHE_SECONDS=0``: every request ranks;
+per-client rate limits off, as the one load generator is every reader at once):
 
-* ``live``: before ``readalso batch``, every request computes its ranking;
+* ``live``: no ``readalso batch``, every request computes its ranking;
 * ``stored``: after ``readalso batch -k 10``, requests without filters read the stored list;
-* ``after_ingest``: after one more article is ingested with the CLI (which stores the lists it
-  reaches again) and ``POST /v1/admin/reload`` serves that new version.
+* ``after_ingest``: the stored copy again, after one more article is ingested with the CLI (which
+  stores the lists it reaches again) and ``POST /v1/admin/reload`` serves that new version.
 
-Each run also reports the share of answers each path gave (``X-Readalso-Path`` counted on
-/metrics), and the last line the ratios the serving targets are stated in: live / stored and
-after_ingest / stored requests per second.
+``wrk`` drives the three servers in turn, rotating over every article id, for ``--rounds`` rounds:
+the machine's speed drifts between runs, so each round's ratios compare runs made side by side,
+and the medians over rounds are reported. Each run also reports the share of answers each path
+gave (``X-Readalso-Path`` counted on /metrics); the last line holds the medians and the ratios
+the serving targets are stated in: live / stored and after_ingest / stored requests per second.
 
 Each run prints requests/s, p50/p99 and the server's CPU time per request (all its processes,
 from /proc): the steadiest figure when other jobs share the machine. ``--no-access-log`` serves
@@ -49,10 +50,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 READALSO = [str(Path(sys.executable).with_name("readalso"))] if Path(sys.executable).with_name("readalso").exists() \
     else [shutil.which("readalso") or "readalso"]
 TOKEN = "bench-token"
+STEPS = ("live", "stored", "after_ingest")
 ROTATE = """
 local ids = {%s}
 local i = 0
@@ -127,6 +131,7 @@ def main(argv=None) -> None:
     parser.add_argument("--map", help="field mapping for --data, as 'readalso ingest --map' takes it")
     parser.add_argument("--articles", type=int, default=3000, help="synthetic corpus size")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of one run per server; medians are reported")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("-k", type=int, default=5, help="stories per request (the widget's default)")
@@ -136,61 +141,82 @@ def main(argv=None) -> None:
         sys.exit("wrk is not installed (apt-get install wrk)")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        db = tmp / "bench.db"
+        db = {step: tmp / step / "bench.db" for step in STEPS}
+        db["live"].parent.mkdir()
         if args.data is None:
             with open(tmp / "articles.jsonl", "w", encoding="utf-8") as handle:
                 handle.writelines(json.dumps(r) + "\n" for r in corpus(args.articles))
         mapping = ["--map", args.map] if args.map else []
-        readalso(db, "ingest", str(args.data.resolve() if args.data else tmp / "articles.jsonl"), *mapping)
-        print(readalso(db, "build"), flush=True)
-        ids = stored_ids(db)
+        readalso(db["live"], "ingest", str(args.data.resolve() if args.data else tmp / "articles.jsonl"), *mapping)
+        print(readalso(db["live"], "build"), flush=True)
+        shutil.copytree(db["live"].parent, db["stored"].parent)
+        print(readalso(db["stored"], "batch", "-k", "10"), flush=True)
+        shutil.copytree(db["stored"].parent, db["after_ingest"].parent)
+        ids = stored_ids(db["live"])
         script = tmp / "rotate.lua"
         script.write_text(ROTATE % (", ".join(json.dumps(quote(i, safe="")) for i in ids), args.k), encoding="utf-8")
-        port = free_port()
-        env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0", "READALSO_API_TOKEN": TOKEN,
-               "READALSO_RATE_LIMITS_ENABLED": "false"}  # the server's capacity, not one client's allowance
-        serve = ["serve", "--port", str(port), "--workers", str(args.workers)]
-        if args.no_access_log:
-            serve.append("--no-access-log")
-        server = subprocess.Popen([*READALSO, "--db", str(db), *serve], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
         results: dict = {"data": str(args.data or f"synthetic {args.articles}"), "articles": len(ids),
                          "workers": args.workers, "connections": args.connections, "k": args.k,
-                         "access_log": not args.no_access_log}
+                         "access_log": not args.no_access_log, "rounds": []}
+        servers: dict[str, tuple[subprocess.Popen, str]] = {}
         try:
-            for _ in range(120):
-                try:
-                    urllib.request.urlopen(f"{base}/readyz", timeout=2)
-                    break
-                except OSError:
-                    time.sleep(0.5)
-            urllib.request.urlopen(f"{base}/v1/articles/{quote(ids[0])}/related?k={args.k}", timeout=30)
-            run = "live"
-            for step in ("live", "stored", "after_ingest"):
-                if step == "stored":
-                    print(readalso(db, "batch", "-k", "10"), flush=True)
-                if step == "after_ingest":
-                    one = tmp / "one.jsonl"
-                    one.write_text(json.dumps(follow_up(db, ids)) + "\n", encoding="utf-8")
-                    print(readalso(db, "ingest", str(one)), flush=True)
-                    reload_model(base)
-                before = answered_paths(base)
-                results[step] = wrk(base, script, args.duration, args.connections, server.pid)
-                after = answered_paths(base)
-                total = sum(after.values()) - sum(before.values())
-                results[step]["paths"] = {path: round((after.get(path, 0) - before.get(path, 0)) / max(1, total), 3)
-                                          for path in after}
-                print(json.dumps({step: results[step]}), flush=True)
-                run = step
+            for step in STEPS:
+                servers[step] = serve(db[step], args.workers, args.no_access_log)
+            for _, base in servers.values():
+                wait_ready(base, ids[0], args.k)
+            one = tmp / "one.jsonl"
+            one.write_text(json.dumps(follow_up(db["live"], ids)) + "\n", encoding="utf-8")
+            print(readalso(db["after_ingest"], "ingest", str(one)), flush=True)
+            reload_model(servers["after_ingest"][1])
+            for _ in range(args.rounds):
+                runs = {step: measured(base, server.pid, script, args) for step, (server, base) in servers.items()}
+                results["rounds"].append(runs)
+                print(json.dumps(runs), flush=True)
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
-    if run == "after_ingest":
-        stored = results["stored"]["requests_per_s"]
-        results["live_vs_stored"] = round(results["live"]["requests_per_s"] / stored, 3)
-        results["after_ingest_vs_stored"] = round(results["after_ingest"]["requests_per_s"] / stored, 3)
-    print(json.dumps(results), flush=True)
+            for server, _ in servers.values():
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
+    rounds = results["rounds"]
+    for step in STEPS:
+        results[step] = {figure: float(np.median([r[step][figure] for r in rounds]))
+                         for figure in ("requests_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_request")}
+        results[step]["paths"] = rounds[-1][step]["paths"]
+    for step in ("live", "after_ingest"):
+        ratios = [r[step]["requests_per_s"] / r["stored"]["requests_per_s"] for r in rounds]
+        results[f"{step}_vs_stored"] = {"median": round(float(np.median(ratios)), 3),
+                                        "rounds": [round(x, 3) for x in ratios]}
+    print(json.dumps({key: value for key, value in results.items() if key != "rounds"}), flush=True)
+
+
+def serve(db: Path, workers: int, no_access_log: bool) -> tuple[subprocess.Popen, str]:
+    """``readalso serve`` on ``db`` in its own session, ranking cache and rate limits off; (process, base URL)."""
+    port = free_port()
+    env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0", "READALSO_API_TOKEN": TOKEN,
+           "READALSO_RATE_LIMITS_ENABLED": "false"}  # the server's capacity, not one client's allowance
+    command = ["serve", "--port", str(port), "--workers", str(workers), *(["--no-access-log"] if no_access_log else [])]
+    server = subprocess.Popen([*READALSO, "--db", str(db), *command], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(base: str, article_id: str, k: int) -> None:
+    for _ in range(240):
+        try:
+            urllib.request.urlopen(f"{base}/readyz", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    urllib.request.urlopen(f"{base}/v1/articles/{quote(article_id)}/related?k={k}", timeout=30)
+
+
+def measured(base: str, leader: int, script: Path, args) -> dict:
+    """One wrk run against one server, with the share of answers each path gave during it."""
+    before = answered_paths(base)
+    run = wrk(base, script, args.duration, args.connections, leader)
+    after = answered_paths(base)
+    total = sum(after.values()) - sum(before.values())
+    run["paths"] = {path: round((after.get(path, 0) - before.get(path, 0)) / max(1, total), 3) for path in after}
+    return run
 
 
 def stored_ids(db: Path) -> list[str]:

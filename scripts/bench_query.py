@@ -12,6 +12,9 @@ sampled articles are queried through:
   the lists are made by the batch code (``batch.score_rows``) for the sampled articles only;
 * ``live exact``: ``Engine.related`` with no precomputed list (inverted postings, all terms);
 * ``live pruned``: the same with ``EngineConfig.query_terms = 25`` (More Like This's default);
+* ``live exact, link model``: ``live exact`` with the link model on (:func:`plant_link_model`: editors'
+  links planted within the synthetic stories, a ``LinkModel`` fitted on the serving candidates' pair
+  features; its cost, not its quality);
 * ``search exact`` / ``search pruned``: ``ArticleIndex.search`` alone (candidate retrieval);
 * ``text``: ``Engine.related_to_text`` for unseen text (vectorise, then the live exact path);
 * ``sklearn``: ``NearestNeighbors(metric="cosine", algorithm="brute").kneighbors`` on the same matrix.
@@ -35,16 +38,20 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import normalize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recommender import synthetic
 from recommender.artifacts import save_engine
 from recommender.batch import run_batch, score_rows
-from recommender.candidates import candidate_count
+from recommender.candidates import CANDIDATE_POOL, candidate_count
 from recommender.engine import Engine, EngineConfig
-from recommender.index import ArticleIndex
+from recommender.features import LinkGraph, pair_features
+from recommender.index import ArticleIndex, prune_rows
+from recommender.model import LinkModel
 from recommender.store import Store
 from recommender.vectorize import FieldVectorizer
 
@@ -71,8 +78,9 @@ class Catalogue:
         return {}
 
 
-def synthetic_engine(n: int, seed: int = 0, *, expanded: bool = True) -> Engine:
-    matrix, _ = synthetic.generate_tfidf(n, seed=seed)
+def synthetic_engine(n: int, seed: int = 0, *, expanded: bool = True) -> tuple[Engine, np.ndarray]:
+    """An engine over a synthetic corpus, and the story of each article."""
+    matrix, labels = synthetic.generate_tfidf(n, seed=seed)
     vocabulary = {f"w{j}": j for j in range(matrix.shape[1])}
     vectorizer = FieldVectorizer.from_state(
         {"weights": {"body": 1.0, "headline": 0.0, "lead": 0.0}, "min_df": 1, "max_df": 1.0, "sublinear_tf": True,
@@ -84,7 +92,43 @@ def synthetic_engine(n: int, seed: int = 0, *, expanded: bool = True) -> Engine:
     engine.vectorizer, engine.index, engine.terms, engine.version = vectorizer, index, vectorizer.terms_, "bench"
     if expanded:
         engine.expand_rows()  # neighbour expansion, as a build makes it
-    return engine
+    return engine, labels
+
+
+def plant_link_model(engine: Engine, stories: np.ndarray, *, n_training: int = 300, seed: int = 0) -> None:
+    """Give a synthetic engine editors' links and a link model, so that its live path ranks with the model on.
+
+    Each article links to the two latest earlier articles of its story (an editor's Read-also, time-honest);
+    the headline field is each row's 8 strongest terms, the body field the row itself, and no article has
+    link headlines of its own. The model is a ``LinkModel`` fitted on the pair features of ``n_training``
+    articles' serving candidates (label: linked), blended at 0.5: what the path costs, not a measure of
+    the model's quality, which the evaluation measures on real links.
+    """
+    index = engine.index
+    n, width = index.matrix.shape
+    pairs: list[tuple[int, int]] = []
+    earlier: dict[int, list[int]] = {}
+    for row in np.argsort(index.published, kind="stable").tolist():
+        story = earlier.setdefault(int(stories[row]), [])
+        pairs.extend((row, target) for target in story[-2:])
+        story.append(row)
+    engine.graph = LinkGraph.from_pairs(pairs, index.published)
+    engine.fields = {"headline": normalize(prune_rows(index.matrix, 8)), "body": index.matrix,
+                     "links": sp.csr_matrix((n, width), dtype=np.float32)}
+    features, labels = [], []
+    for row in np.random.default_rng(seed).choice(n, size=min(n_training, n), replace=False).tolist():
+        query = engine.query(index.ids[row])
+        hits = index.search(query.search_vector, CANDIDATE_POOL, index.mask(language="en", exclude=[index.ids[row]]))
+        rows = hits.indices[0][hits.indices[0] >= 0]
+        features.append(pair_features(query, rows, matrix=index.matrix, fields=engine.fields,
+                                      published=index.published, sections=index.sections, graph=engine.graph,
+                                      duplicate_threshold=engine.config.duplicate_threshold, sites=index.sites,
+                                      expanded=index.expanded))
+        labels.append(engine.graph.linked(row, rows))
+    model = LinkModel(features=engine.config.model_features()).fit(np.vstack(features),
+                                                                   np.concatenate(labels).astype(np.int64))
+    model.blend_ = 0.5
+    engine.model = model
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -103,7 +147,7 @@ def timed(call, items) -> tuple[list, dict[str, float]]:
 
 def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> dict:
     started = time.perf_counter()
-    engine = synthetic_engine(n, expanded=False)
+    engine, stories = synthetic_engine(n, expanded=False)
     expanding = time.perf_counter()
     engine.expand_rows()
     expansion = time.perf_counter() - expanding
@@ -131,6 +175,9 @@ def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> di
     engine.config = replace(exact_config, query_terms=query_terms)
     pruned, report[f"live_pruned_{query_terms}"] = timed(lambda i: engine.related(i, k), ids)
     engine.config = exact_config
+    plant_link_model(engine, stories)
+    _, report["live_exact_link_model"] = timed(lambda i: engine.related(i, k), ids)
+    engine.model, engine.fields, engine.graph = None, {}, None
 
     wanted = candidate_count(k)
     masks = {i: index.mask(language="en", exclude=[i]) for i in ids[:50]}
@@ -159,7 +206,7 @@ def bench_batch(n: int, k: int, jobs: int, workdir: Path) -> dict:
     """``run_batch`` end to end; with a kept ``workdir`` the artifact and finished blocks are reused (resume)."""
     artifacts = workdir / f"batch-{n}.artifacts"
     saved = sorted(artifacts.glob("*/manifest.json"))
-    artifact = saved[-1].parent if saved else save_engine(synthetic_engine(n), artifacts)
+    artifact = saved[-1].parent if saved else save_engine(synthetic_engine(n)[0], artifacts)
     db = workdir / f"batch-{n}.db"
     Store(db).close()
     report = run_batch(artifact, db, k=k, n_jobs=jobs, out=workdir / f"batch-{n}.jsonl")

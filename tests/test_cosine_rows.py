@@ -60,6 +60,7 @@ def test_block_dots_equal_the_float64_scipy_product_rounded_once(seed):
     expected = (candidates @ candidates.T).toarray().astype(np.float32)
     found = block_dots(matrix, rows)
     assert found.dtype == expected.dtype and np.array_equal(found, expected)
+    assert np.array_equal(block_dots(matrix, rows, lower=True), np.tril(expected, -1))
     assert block_dots(matrix, np.arange(0)).shape == (0, 0)
 
 
@@ -93,9 +94,10 @@ def test_graph_counts_equal_the_sparse_sums(seed):
         assert np.array_equal(graph.trending(moment, everything), reference_trending(graph, moment, everything))
     for row in range(n):
         assert np.array_equal(graph.colinking(row, everything), reference_colinking(graph, row, everything))
-    mask = rng.random(n) > 0.3
-    for moment in published[:20]:
-        trending, linked = reference_trending(graph, moment, everything), graph.in_links(everything)
-        allowed = np.flatnonzero(mask & ((trending > 0) | (linked > 0)))
-        expected = allowed[np.lexsort((allowed, -linked[allowed], -trending[allowed]))[:20]]
-        assert np.array_equal(prior_rows(graph, moment, mask, 20), expected)
+    for mask in (rng.random(n) > 0.3, rng.random(n) > 0.95):  # the head of the order allowed, or hardly any
+        for moment in (*published[:20], np.nan):
+            trending, linked = reference_trending(graph, moment, everything), graph.in_links(everything)
+            allowed = np.flatnonzero(mask & ((trending > 0) | (linked > 0)))
+            order = allowed[np.lexsort((allowed, -linked[allowed], -trending[allowed]))]
+            for wanted in (1, 3, 20, n):
+                assert np.array_equal(prior_rows(graph, moment, mask, wanted), order[:wanted])
