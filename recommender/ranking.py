@@ -180,19 +180,25 @@ def shared_terms_of_rows(query: Row, matrix: sp.csr_matrix, rows: np.ndarray, te
     """For each of ``rows`` of ``matrix``, the terms that add most to its cosine with the query, strongest first.
 
     The products are the rows' own weights times the query's, in the rows' dtype (as ``query.multiply(row)``);
-    ties go to the lower term. Rows are expected canonical, as the index keeps them.
+    ties go to the lower term. Rows are expected canonical, as the index keeps them. One pass over all the
+    rows' entries, not one per row.
     """
-    out: list[list[str]] = []
-    if query.nnz == 0:
-        return [[] for _ in range(len(rows))]
-    last = query.nnz - 1
-    for row in np.asarray(rows, dtype=np.int64).tolist():
-        candidate = Row.of(matrix, row)
-        at = np.minimum(np.searchsorted(query.indices, candidate.indices), last)  # the term's place in the query
-        product = np.where(query.indices[at] == candidate.indices, candidate.data * query.data[at], 0)
-        shared = np.flatnonzero(product)
-        strongest = shared[np.argsort(-product[shared], kind="stable")[:n]]
-        out.append([str(terms[t]) for t in candidate.indices[strongest].tolist()])
+    rows = np.asarray(rows, dtype=np.int64)
+    out: list[list[str]] = [[] for _ in range(rows.size)]
+    if query.nnz == 0 or rows.size == 0:
+        return out
+    starts, lengths = matrix.indptr[rows], np.diff(matrix.indptr)[rows]
+    owner = np.repeat(np.arange(rows.size), lengths)  # which row each entry belongs to
+    entries = np.arange(owner.size) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    found, weights = matrix.indices[entries], matrix.data[entries]
+    at = np.minimum(np.searchsorted(query.indices, found), query.nnz - 1)  # each term's place in the query
+    product = np.where(query.indices[at] == found, weights * query.data[at], 0)
+    shared = np.flatnonzero(product)
+    order = shared[np.lexsort((found[shared], -product[shared], owner[shared]))]  # by row, strongest, lower term
+    owners = owner[order]
+    strongest = order[np.arange(order.size) - np.searchsorted(owners, owners) < n]  # each row's first n
+    for position, term in zip(owner[strongest].tolist(), found[strongest].tolist()):
+        out[position].append(str(terms[term]))
     return out
 
 
