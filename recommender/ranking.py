@@ -187,7 +187,8 @@ def shared_terms_of_rows(query: Row, matrix: sp.csr_matrix, rows: np.ndarray, te
     out: list[list[str]] = [[] for _ in range(rows.size)]
     if query.nnz == 0 or rows.size == 0:
         return out
-    starts, lengths = matrix.indptr[rows], np.diff(matrix.indptr)[rows]
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
     owner = np.repeat(np.arange(rows.size), lengths)  # which row each entry belongs to
     entries = np.arange(owner.size) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
     found, weights = matrix.indices[entries], matrix.data[entries]
