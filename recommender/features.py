@@ -57,13 +57,6 @@ class Query(NamedTuple):
 
 
 # -- pure feature functions -------------------------------------------------------------------
-def cosines(query: sp.csr_matrix, rows: sp.csr_matrix) -> np.ndarray:
-    """Dot products of one unit row with each unit row of ``rows`` (their cosines)."""
-    if query is None or rows.shape[0] == 0:
-        return np.zeros(rows.shape[0])
-    return np.asarray((rows @ sp.csr_matrix(query).T).todense(), dtype=np.float64).ravel()
-
-
 def age_days(query_published: float, published: np.ndarray) -> np.ndarray:
     """How many days each candidate is older than the query (negative: newer); nan when unknown."""
     return (float(query_published) - np.asarray(published, dtype=np.float64)) / SECONDS_PER_DAY
@@ -247,7 +240,7 @@ def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fiel
     """
     rows = np.asarray(rows, dtype=np.int64)
 
-    def dots(field: sp.csr_matrix, row: Row | None) -> np.ndarray:  # as cosines(row, field[rows])
+    def dots(field: sp.csr_matrix, row: Row | None) -> np.ndarray:  # the cosines of the query's row with the rows'
         return row_dots(field, rows, row).astype(np.float64)
 
     cosine = dots(matrix, query.vector)
@@ -271,5 +264,5 @@ def pair_features(query: Query, rows: np.ndarray, *, matrix: sp.csr_matrix, fiel
     return np.column_stack([columns[name] for name in FEATURES]).astype(np.float64)
 
 
-__all__ = ["FEATURES", "SIGNAL_FEATURES", "MODEL_FIELDS", "Query", "LinkGraph", "pair_features", "cosines",
+__all__ = ["FEATURES", "SIGNAL_FEATURES", "MODEL_FIELDS", "Query", "LinkGraph", "pair_features",
            "age_days", "recency", "same_section", "same_site", "near_duplicate", "log_count"]

@@ -12,7 +12,6 @@ from recommender.features import (
     LinkGraph,
     Query,
     age_days,
-    cosines,
     log_count,
     near_duplicate,
     pair_features,
@@ -28,12 +27,6 @@ DAY = 86400.0
 def unit(*values):
     row = np.asarray(values, dtype=np.float32)
     return sp.csr_matrix(row / np.linalg.norm(row))
-
-
-def test_cosines_of_unit_rows():
-    query = unit(1, 0, 0)
-    rows = sp.vstack([unit(1, 0, 0), unit(0, 1, 0), unit(1, 1, 0)])
-    assert cosines(query, rows) == pytest.approx([1.0, 0.0, math.sqrt(0.5)], abs=1e-6)
 
 
 def test_age_is_positive_for_older_candidates_and_nan_when_unknown():
