@@ -175,11 +175,9 @@ class ArticleIndex:
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        if max_terms is None and isinstance(queries, Row):  # a live query, as it is
+        if max_terms is None or _longest_row(queries) <= max_terms:  # nothing to prune: the exact search
             return top_k(queries, self.postings, k, exclude=exclude, mask=mask, n_threads=n_threads)
         queries = sp.csr_matrix(queries.csr() if isinstance(queries, Row) else queries, dtype=np.float32)
-        if max_terms is None or (np.diff(queries.indptr) <= max_terms).all():
-            return top_k(queries, self.postings, k, exclude=exclude, mask=mask, n_threads=n_threads)
         probes = top_k(prune_rows(queries, max_terms), self.postings, pool or 4 * k, exclude=exclude, mask=mask,
                        n_threads=n_threads)
         indices = np.full((queries.shape[0], k), -1, dtype=np.int64)
@@ -191,6 +189,13 @@ class ArticleIndex:
             order = order[exact[order] > 0]
             indices[i, : order.size], values[i, : order.size] = rows[order], exact[order]
         return Neighbours(indices, values)
+
+
+def _longest_row(queries: sp.csr_matrix | Row) -> int:
+    """The most terms any query row has."""
+    if isinstance(queries, Row):
+        return queries.nnz
+    return int(np.diff(sp.csr_matrix(queries).indptr).max(initial=0))
 
 
 def _inverted(rows: sp.csr_matrix) -> sp.csr_matrix:
