@@ -158,21 +158,32 @@ def top_k(queries: sp.csr_matrix | Row, rows: sp.csr_matrix | Postings, k: int, 
         return Neighbours(indices, scores)
     max_threads = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]  # set from the environment at import
     threads = max_threads if n_threads is None else max(1, min(int(n_threads), max_threads))
-    kernel = _kernel if threads > 1 else _serial_kernel  # one thread: no parallel region to enter
     step = block_rows(n_rows, block_bytes, row_bytes=8 * max(1, q_indices.size // n_queries) + 16 * k)
+    blocks = [(start, min(n_queries, start + step)) for start in range(0, n_queries, step)]
+    if threads == 1:  # no parallel region to enter, so no thread count to set
+        for start, stop in blocks:
+            _run_block(_serial_kernel, q_indptr, q_indices, q_data, index, exclude, valid, k, indices, scores,
+                       start, stop, 1)
+        return Neighbours(indices, scores)
     previous = numba.get_num_threads()
     numba.set_num_threads(threads)
     try:
-        for start in range(0, n_queries, step):
-            stop = min(n_queries, start + step)
-            first, last = q_indptr[start], q_indptr[stop]
-            kernel(q_indptr[start:stop + 1] - first, q_indices[first:last].astype(np.int32, copy=False),
-                   q_data[first:last].astype(np.float32, copy=False), index.tiles, index.rows, index.values,
-                   index.tile_rows, n_rows, exclude[start:stop], valid, k, indices[start:stop], scores[start:stop],
-                   min(stop - start, 16 * threads))
+        for start, stop in blocks:
+            _run_block(_kernel, q_indptr, q_indices, q_data, index, exclude, valid, k, indices, scores,
+                       start, stop, min(stop - start, 16 * threads))
     finally:
         numba.set_num_threads(previous)
     return Neighbours(indices, scores)
+
+
+def _run_block(kernel, q_indptr, q_indices, q_data, index: Postings, exclude, valid, k, indices, scores,
+               start: int, stop: int, n_chunks: int) -> None:
+    """Queries ``start:stop`` through ``kernel``, into their rows of ``indices`` and ``scores``."""
+    first, last = q_indptr[start], q_indptr[stop]
+    kernel(q_indptr[start:stop + 1] - first, q_indices[first:last].astype(np.int32, copy=False),
+           q_data[first:last].astype(np.float32, copy=False), index.tiles, index.rows, index.values,
+           index.tile_rows, index.n_rows, exclude[start:stop], valid, k, indices[start:stop], scores[start:stop],
+           n_chunks)
 
 
 def all_pairs_top_k(rows: sp.csr_matrix, k: int, *, block_bytes: int = DEFAULT_BLOCK_BYTES,
@@ -327,6 +338,17 @@ def block_dots(matrix: sp.csr_matrix, rows: np.ndarray, *, lower: bool = False) 
     return out.astype(matrix.dtype, copy=False)
 
 
+def strongest_shared_terms(query: Row, matrix: sp.csr_matrix, rows: np.ndarray, n: int) -> np.ndarray:
+    """For each of ``rows``, the ``n`` terms whose products with the query add most to its dot product: term
+    ids, strongest first, the lower term first on ties, -1 where fewer are shared. The products are in the
+    dtype numpy gives the row's weight times the query's (as ``query.multiply(row)``)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.full((rows.size, n), -1, dtype=np.int64)
+    if query.nnz and rows.size and n > 0:
+        _strongest_shared(query.indices, query.data, matrix.indptr, matrix.indices, matrix.data, rows, out)
+    return out
+
+
 _serial_kernel = numba.njit(cache=True)(_kernel.py_func)
 """The same kernel compiled without threads, for a block run on one (a live query)."""
 
@@ -354,5 +376,32 @@ def _block_dots(indptr, indices, data, rows, dense, out, lower):  # pragma: no c
             dense[indices[j]] = 0
 
 
+@numba.njit(cache=True)
+def _strongest_shared(q_indices, q_data, indptr, indices, data, rows, out):  # pragma: no cover - compiled
+    n = out.shape[1]
+    best = np.empty(n)  # the kept products, strongest first (float64 holds either input dtype exactly)
+    for r in range(rows.size):
+        count, a = 0, 0
+        for j in range(indptr[rows[r]], indptr[rows[r] + 1]):  # both term lists ascending: one merge
+            t = indices[j]
+            while a < q_indices.size and q_indices[a] < t:
+                a += 1
+            if a == q_indices.size:
+                break
+            if q_indices[a] != t:
+                continue
+            product = data[j] * q_data[a]
+            if product == 0 or (count == n and not product > best[n - 1]):
+                continue  # equal products keep the lower term, seen first
+            pos = count if count < n else n - 1
+            count = min(count + 1, n)
+            while pos > 0 and best[pos - 1] < product:
+                best[pos] = best[pos - 1]
+                out[r, pos] = out[r, pos - 1]
+                pos -= 1
+            best[pos] = product
+            out[r, pos] = t
+
+
 __all__ = ["Neighbours", "Postings", "postings", "term_postings", "top_k", "all_pairs_top_k", "row_dots",
-           "block_dots", "Row", "as_row"]
+           "block_dots", "strongest_shared_terms", "Row", "as_row"]

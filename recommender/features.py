@@ -189,7 +189,7 @@ class LinkGraph:
         while missing > 0 and head < ranked.size:  # the rest by all-time in-links, a growing slice at a time
             part = ranked[head:head + 4 * n + head]
             head += part.size
-            part = part[allowed[part] & ~np.isin(part, targets)][:missing]
+            part = part[allowed[part] & ~_members(targets, part)][:missing]
             chosen.append(part)
             missing -= part.size
         return np.concatenate(chosen)
@@ -208,7 +208,7 @@ class LinkGraph:
             return np.zeros(rows.size, dtype=bool)
         out = self.adjacency.indices[self.adjacency.indptr[row]:self.adjacency.indptr[row + 1]]
         into = self.inbound.indices[self.inbound.indptr[row]:self.inbound.indptr[row + 1]]
-        return np.isin(rows, out) | np.isin(rows, into)
+        return _members(np.sort(np.concatenate([out, into])), rows)
 
     def colinking(self, row: int | None, rows: np.ndarray) -> np.ndarray:
         """For each candidate, how many articles link to both it and the query row (co-citation)."""
@@ -220,6 +220,15 @@ class LinkGraph:
         indptr, indices = self.adjacency.indptr, self.adjacency.indices
         targets = np.concatenate([indices[indptr[s]:indptr[s + 1]] for s in sources.tolist()])
         return _count_in(targets, rows)
+
+
+def _members(ascending: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, whether it occurs in ``ascending`` (sorted): ``np.isin`` for a few rows, without its
+    set machinery."""
+    if ascending.size == 0:
+        return np.zeros(len(rows), dtype=bool)
+    at = np.minimum(np.searchsorted(ascending, rows), ascending.size - 1)
+    return ascending[at] == rows
 
 
 def _count_in(values: np.ndarray, rows: np.ndarray) -> np.ndarray:

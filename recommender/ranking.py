@@ -10,7 +10,7 @@ from typing import overload
 import numpy as np
 import scipy.sparse as sp
 
-from recommender.cosine import Row
+from recommender.cosine import Row, strongest_shared_terms
 
 SECONDS_PER_DAY = 86400.0
 
@@ -180,27 +180,10 @@ def shared_terms_of_rows(query: Row, matrix: sp.csr_matrix, rows: np.ndarray, te
     """For each of ``rows`` of ``matrix``, the terms that add most to its cosine with the query, strongest first.
 
     The products are the rows' own weights times the query's, in the rows' dtype (as ``query.multiply(row)``);
-    ties go to the lower term. Rows are expected canonical, as the index keeps them. One pass over all the
-    rows' entries, not one per row.
+    ties go to the lower term. Rows are expected canonical, as the index keeps them.
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    out: list[list[str]] = [[] for _ in range(rows.size)]
-    if query.nnz == 0 or rows.size == 0:
-        return out
-    starts = matrix.indptr[rows]
-    lengths = matrix.indptr[rows + 1] - starts
-    owner = np.repeat(np.arange(rows.size), lengths)  # which row each entry belongs to
-    entries = np.arange(owner.size) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-    found, weights = matrix.indices[entries], matrix.data[entries]
-    at = np.minimum(np.searchsorted(query.indices, found), query.nnz - 1)  # each term's place in the query
-    product = np.where(query.indices[at] == found, weights * query.data[at], 0)
-    shared = np.flatnonzero(product)
-    order = shared[np.lexsort((found[shared], -product[shared], owner[shared]))]  # by row, strongest, lower term
-    owners = owner[order]
-    strongest = order[np.arange(order.size) - np.searchsorted(owners, owners) < n]  # each row's first n
-    for position, term in zip(owner[strongest].tolist(), found[strongest].tolist()):
-        out[position].append(str(terms[term]))
-    return out
+    return [[str(terms[t]) for t in picked if t >= 0]
+            for picked in strongest_shared_terms(query, matrix, rows, n).tolist()]
 
 
 def timing(days_later: float, *, same_day: float = 1.0) -> str:

@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from recommender.candidates import prior_rows
-from recommender.cosine import Row, block_dots, row_dots, top_k
+from recommender.cosine import Row, block_dots, row_dots, strongest_shared_terms, top_k
 from recommender.features import LinkGraph
 
 DAY = 86400.0
@@ -62,6 +62,42 @@ def test_block_dots_equal_the_float64_scipy_product_rounded_once(seed):
     assert found.dtype == expected.dtype and np.array_equal(found, expected)
     assert np.array_equal(block_dots(matrix, rows, lower=True), np.tril(expected, -1))
     assert block_dots(matrix, np.arange(0)).shape == (0, 0)
+
+
+def reference_strongest(query_row, matrix, rows, n):
+    """Each row's terms by their product with the query (numpy's dtype), strongest first, lower term on ties."""
+    out = []
+    for row in rows:
+        product = matrix[row].multiply(query_row).tocsr()
+        product.eliminate_zeros()
+        order = np.lexsort((product.indices, -product.data))[:n]
+        out.append(product.indices[order].tolist() + [-1] * (n - order.size))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("query_dtype", [np.float32, np.float64])
+def test_strongest_shared_terms_follow_the_products(seed, query_dtype):
+    matrix = unit_rows(60, 50, 0.3, seed)
+    matrix.data = np.round(matrix.data * 4) / 4 + np.float32(0.25)  # few distinct weights: many ties
+    query = unit_rows(1, 50, 0.5, seed + 10, dtype=query_dtype)
+    query.data = np.round(query.data * 4) / 4 + 0.25
+    rows = np.random.default_rng(seed).choice(60, 25, replace=False)
+    for n in (1, 3, 8):
+        found = strongest_shared_terms(Row.from_sparse(query), matrix, rows, n)
+        assert found.tolist() == reference_strongest(query, matrix, rows, n)
+    assert strongest_shared_terms(Row.from_sparse(sp.csr_matrix((1, 50))), matrix, rows, 3).tolist() == [[-1] * 3] * 25
+
+
+def test_linked_is_a_link_either_way():
+    rng = np.random.default_rng(0)
+    n = 120
+    graph = LinkGraph.from_pairs([(int(s), int(t)) for s, t in rng.integers(0, n, size=(300, 2))], np.zeros(n))
+    everything = np.arange(n)
+    for row in range(n):
+        either = set(graph.adjacency[row].indices.tolist()) | set(graph.inbound[row].indices.tolist())
+        assert graph.linked(row, everything).tolist() == [r in either for r in range(n)]
+    assert not graph.linked(None, everything).any()
 
 
 def reference_trending(graph, moment, rows, window_days=7.0):
