@@ -6,7 +6,8 @@ Usage:
     .venv/bin/python scripts/bench_live.py DB --compare before.json [--limit N]
 
 The plain run also times each ranking's first search alone (the exact top-k kernel at the
-pipeline's depth): the floor of a live ranking, whatever the shaping costs.
+pipeline's depth): the floor of a live ranking, whatever the shaping costs; and, on a sample,
+how much of that search safe dynamic pruning (MaxScore) could not skip.
 
 ``--dump`` writes ``related(id, k)`` for k = 5 and 10 of every article (plus, for a sample, with
 diversity 0.3 and with a max-age filter) at a fixed ``now``; ``--compare`` recomputes them and
@@ -51,6 +52,34 @@ def same(a: list, b: list) -> bool:
     """Same ids, order and reasons, scores within one unit of their sixth decimal (they are rounded there)."""
     return len(a) == len(b) and all(x[0] == y[0] and round(abs(x[1] - y[1]), 9) <= 1e-6 and x[2] == y[2]
                                     for x, y in zip(a, b))
+
+
+def unprunable_share(engine, ids: list[str]) -> list[float]:
+    """For each query, the share of its search's postings that safe dynamic pruning (MaxScore with each term's
+    largest weight as its bound) would still read in full: the postings of the strongest-bound terms until
+    the bounds of the terms left sum below the search's last kept score. The rest could only be skipped to,
+    not skipped. Queries with fewer related rows than the search depth are left out."""
+    by_term = engine.index.expanded.tocsc()
+    lengths = np.diff(by_term.indptr)
+    largest = np.zeros(by_term.shape[1])
+    filled = lengths > 0
+    largest[filled] = np.maximum.reduceat(by_term.data, by_term.indptr[:-1][filled])
+    depth, shares = search_depth(5, engine.model_active), []
+    for i in ids:
+        query = engine.query(i)
+        hits = search(engine, query.search_vector, depth, engine.index.alive.copy(), np.asarray([query.row]), 1)
+        kept = hits.scores[0][hits.indices[0] >= 0]
+        if kept.size < depth:  # fewer related rows than the depth: nothing to prune against
+            continue
+        last = float(kept[-1])
+        terms = query.search_vector.indices
+        bounds = query.search_vector.data * largest[terms]
+        order = np.argsort(-bounds, kind="stable")
+        left = np.cumsum(bounds[order][::-1])[::-1]  # bound of the terms from each position on
+        read = int(np.argmax(left < last)) if (left < last).any() else order.size
+        postings = lengths[terms[order]]
+        shares.append(float(postings[:read].sum() / max(1, postings.sum())))
+    return shares
 
 
 def search_alone(engine, ids: list[str]) -> list[float]:
@@ -100,6 +129,9 @@ def main() -> int:
     print(f"{args.db}: {len(ids)} queries over {len(engine.index.ids)} rows, model active: {engine.model_active}; "
           f"p50 {np.percentile(ms, 50):.2f} ms, p99 {np.percentile(ms, 99):.2f} ms; "
           f"its search alone p50 {np.percentile(alone, 50):.2f} ms, p99 {np.percentile(alone, 99):.2f} ms")
+    essential = np.asarray(unprunable_share(engine, ids[:: max(1, len(ids) // 300)]))
+    print(f"share of a search's postings an exact pruned search (MaxScore, per-term maxima) must still read in "
+          f"full: median {np.median(essential):.2f}, p10 {np.percentile(essential, 10):.2f}")
     return 0
 
 
