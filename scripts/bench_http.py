@@ -26,7 +26,8 @@ the serving targets are stated in: live / stored and after_ingest / stored reque
 
 Each run prints requests/s, p50/p99 and the server's CPU time per request (all its processes,
 from /proc): the steadiest figure when other jobs share the machine. ``--no-access-log`` serves
-without gunicorn's access log (as behind a proxy that logs). Needs ``wrk`` on the PATH. The client
+without gunicorn's access log (as behind a proxy that logs); ``--threads`` sets the threads per worker
+(``readalso serve --threads``). Needs ``wrk`` on the PATH. The client
 shares the machine's cores with the server.
 """
 
@@ -134,6 +135,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of one run per server; medians are reported")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads per worker (default: readalso serve's)")
     parser.add_argument("-k", type=int, default=5, help="stories per request (the widget's default)")
     parser.add_argument("--no-access-log", action="store_true", help="serve without gunicorn's access log")
     args = parser.parse_args(argv)
@@ -156,12 +159,13 @@ def main(argv=None) -> None:
         script = tmp / "rotate.lua"
         script.write_text(ROTATE % (", ".join(json.dumps(quote(i, safe="")) for i in ids), args.k), encoding="utf-8")
         results: dict = {"data": str(args.data or f"synthetic {args.articles}"), "articles": len(ids),
-                         "workers": args.workers, "connections": args.connections, "k": args.k,
+                         "workers": args.workers, "threads": args.threads or "default", "connections": args.connections,
+                         "k": args.k,
                          "access_log": not args.no_access_log, "rounds": []}
         servers: dict[str, tuple[subprocess.Popen, str]] = {}
         try:
             for step in STEPS:
-                servers[step] = serve(db[step], args.workers, args.no_access_log)
+                servers[step] = serve(db[step], args.workers, args.threads, args.no_access_log)
             for _, base in servers.values():
                 wait_ready(base, ids[0], args.k)
             one = tmp / "one.jsonl"
@@ -188,12 +192,13 @@ def main(argv=None) -> None:
     print(json.dumps({key: value for key, value in results.items() if key != "rounds"}), flush=True)
 
 
-def serve(db: Path, workers: int, no_access_log: bool) -> tuple[subprocess.Popen, str]:
+def serve(db: Path, workers: int, threads: int | None, no_access_log: bool) -> tuple[subprocess.Popen, str]:
     """``readalso serve`` on ``db`` in its own session, ranking cache and rate limits off; (process, base URL)."""
     port = free_port()
     env = {**os.environ, "READALSO_RANKING_CACHE_SECONDS": "0", "READALSO_API_TOKEN": TOKEN,
            "READALSO_RATE_LIMITS_ENABLED": "false"}  # the server's capacity, not one client's allowance
-    command = ["serve", "--port", str(port), "--workers", str(workers), *(["--no-access-log"] if no_access_log else [])]
+    command = ["serve", "--port", str(port), "--workers", str(workers),
+               *(["--threads", str(threads)] if threads else []), *(["--no-access-log"] if no_access_log else [])]
     server = subprocess.Popen([*READALSO, "--db", str(db), *command], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)
     return server, f"http://127.0.0.1:{port}"
