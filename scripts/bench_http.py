@@ -18,8 +18,9 @@ per-client rate limits off, as the one load generator is every reader at once):
 * ``after_ingest``: the stored copy again, after one more article is ingested with the CLI (which
   stores the lists it reaches again) and ``POST /v1/admin/reload`` serves that new version.
 
-``wrk`` drives the three servers in turn, rotating over every article id, for ``--rounds`` rounds:
-the machine's speed drifts between runs, so each round's ratios compare runs made side by side,
+``wrk`` drives the three servers in turn, rotating over every article id, for ``--rounds`` rounds
+(the order rotates from round to round, so no server always follows another's load): the machine's
+speed drifts between runs, so each round's ratios compare runs made side by side,
 and the medians over rounds are reported. Each run also reports the share of answers each path
 gave (``X-Readalso-Path`` counted on /metrics); the last line holds the medians and the ratios
 the serving targets are stated in: live / stored and after_ingest / stored requests per second.
@@ -172,9 +173,10 @@ def main(argv=None) -> None:
             one.write_text(json.dumps(follow_up(db["live"], ids)) + "\n", encoding="utf-8")
             print(readalso(db["after_ingest"], "ingest", str(one)), flush=True)
             reload_model(servers["after_ingest"][1])
-            for _ in range(args.rounds):
-                runs = {step: measured(base, server.pid, script, args) for step, (server, base) in servers.items()}
-                results["rounds"].append(runs)
+            for r in range(args.rounds):
+                order = STEPS[r % len(STEPS):] + STEPS[:r % len(STEPS)]  # each server first, second, last in turn
+                runs = {step: measured(servers[step][1], servers[step][0].pid, script, args) for step in order}
+                results["rounds"].append({step: runs[step] for step in STEPS})
                 print(json.dumps(runs), flush=True)
         finally:
             for server, _ in servers.values():
