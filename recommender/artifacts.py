@@ -36,6 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.catalogue import Catalogue
+from recommender.cosine import Postings, postings
 from recommender.engine import Engine, EngineConfig
 from recommender.features import LinkGraph
 from recommender.index import ArticleIndex
@@ -327,6 +328,9 @@ def save_engine(engine: Engine, root: str | os.PathLike) -> Path:
               "published": index.published[rows], **vectorizer_arrays}
     if index.expansion:
         arrays.update(_csr_arrays("expanded", index.expanded[rows]))
+        arrays.update(_postings_arrays("neighbour_postings",
+                                       index.neighbour_postings if every else postings(index.matrix[rows])))
+    arrays.update(_postings_arrays("postings", index.postings if every else postings(index.expanded[rows])))
     if engine.model is not None and engine.graph is not None:
         params["model"], model_arrays = engine.model.get_state()
         arrays.update(model_arrays)
@@ -352,6 +356,10 @@ def load_engine(directory: str | os.PathLike, catalogue: Catalogue, *, verify: b
     engine = Engine(EngineConfig.from_dict(params["config"]), catalogue)
     engine.index = ArticleIndex(_csr_from_arrays("matrix", arrays), params["ids"], arrays["published"],
                                 params["sections"], params["languages"], copies, params["sites"], expanded)
+    if "postings_rows" in arrays:  # a version saved without postings inverts its rows on first search
+        engine.index.attach_postings(_postings_from_arrays("postings", arrays),
+                                     _postings_from_arrays("neighbour_postings", arrays)
+                                     if "neighbour_postings_rows" in arrays else None)
     engine.vectorizer = FieldVectorizer.from_state(params["vectorizer"], arrays)
     engine.terms = engine.vectorizer.terms_
     engine.hashes = dict(zip(params["ids"], params["hashes"]))
@@ -374,6 +382,17 @@ def _csr_from_arrays(prefix: str, arrays: Mapping[str, np.ndarray]) -> sp.csr_ma
     shape = tuple(int(n) for n in arrays[f"{prefix}_shape"])
     return sp.csr_matrix((arrays[f"{prefix}_data"], arrays[f"{prefix}_indices"], arrays[f"{prefix}_indptr"]),
                          shape=shape)
+
+
+def _postings_arrays(prefix: str, inverted: Postings) -> dict[str, np.ndarray]:
+    return {f"{prefix}_tiles": inverted.tiles, f"{prefix}_rows": inverted.rows, f"{prefix}_values": inverted.values,
+            f"{prefix}_shape": np.asarray([inverted.n_rows, inverted.tile_rows], dtype=np.int64)}
+
+
+def _postings_from_arrays(prefix: str, arrays: Mapping[str, np.ndarray]) -> Postings:
+    n_rows, tile_rows = (int(n) for n in arrays[f"{prefix}_shape"])
+    return Postings(arrays[f"{prefix}_tiles"], arrays[f"{prefix}_rows"], arrays[f"{prefix}_values"], n_rows,
+                    tile_rows)
 
 
 def _fingerprint(ids: Sequence[str], hashes: Sequence[str]) -> str:

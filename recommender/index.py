@@ -85,10 +85,29 @@ class ArticleIndex:
     @property
     def postings(self) -> Postings:
         """The search rows (``expanded``) inverted and tiled for the top-k kernel (``cosine.top_k``); built on
-        first use."""
+        first use unless an artifact brought them (:meth:`attach_postings`)."""
         if self._postings is None:
             self._postings = term_postings(_inverted(self.expanded), self.matrix.shape[0])
         return self._postings
+
+    @property
+    def neighbour_postings(self) -> Postings:
+        """The article vectors (``matrix``) inverted, for finding neighbours to expand with: the search postings
+        when there is no expansion; built on first use unless attached."""
+        if self._neighbour_postings is None:
+            self._neighbour_postings = (self.postings if not self.expansion
+                                        else term_postings(_inverted(self.matrix), self.matrix.shape[0]))
+        return self._neighbour_postings
+
+    def attach_postings(self, search: Postings, neighbours: Postings | None = None) -> None:
+        """Search with postings inverted elsewhere (a saved artifact's, memory-mapped, so server workers share
+        them and none inverts the rows again); ``neighbours`` None: built on first use as before."""
+        for name, given in (("search", search), ("neighbour", neighbours)):
+            if given is not None and (given.n_rows, given.n_terms) != self.matrix.shape:
+                raise ValueError(f"{name} postings cover {given.n_rows} x {given.n_terms}, the index is "
+                                 f"{self.matrix.shape[0]} x {self.matrix.shape[1]}")
+        self._postings = search
+        self._neighbour_postings = neighbours if self.expansion else None
 
     def nearest(self, vectors: sp.csr_matrix, m: int, languages: Sequence[str] | None, *,
                 exclude: np.ndarray | None = None, n_threads: int | None = None) -> Neighbours:
@@ -96,9 +115,6 @@ class ArticleIndex:
         given), by the exact top-k kernel; ``exclude[i]`` is a row never returned for vector i (-1: none).
         ``n_threads`` goes to the kernel (default: all cores)."""
         vectors = sp.csr_matrix(vectors, dtype=np.float32)
-        if self._neighbour_postings is None:
-            self._neighbour_postings = (self.postings if not self.expansion
-                                        else term_postings(_inverted(self.matrix), self.matrix.shape[0]))
         n = vectors.shape[0]
         exclude = np.full(n, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, dtype=np.int64)
         indices = np.full((n, m), -1, dtype=np.int64)
@@ -107,7 +123,7 @@ class ArticleIndex:
         for language in groups:
             chosen = (np.arange(n) if language is None
                       else np.flatnonzero(np.asarray(languages, dtype=object) == language))
-            hits = top_k(vectors[chosen], self._neighbour_postings, m, exclude=exclude[chosen],
+            hits = top_k(vectors[chosen], self.neighbour_postings, m, exclude=exclude[chosen],
                          mask=self.mask(language=language), n_threads=n_threads)
             indices[chosen], scores[chosen] = hits.indices, hits.scores
         return Neighbours(indices, scores)

@@ -17,6 +17,8 @@ sampled articles are queried through:
   features; its cost, not its quality);
 * ``search exact`` / ``search pruned``: ``ArticleIndex.search`` alone (candidate retrieval);
 * ``text``: ``Engine.related_to_text`` for unseen text (vectorise, then the live exact path);
+* ``load_s`` / ``first_live_after_load_ms``: the engine saved as an artifact (``artifact_mb``), loaded
+  as a server worker loads it (checksums verified), and that worker's first live answer;
 * ``sklearn``: ``NearestNeighbors(metric="cosine", algorithm="brute").kneighbors`` on the same matrix.
 
 With ``--batch-sizes``, also ``batch.run_batch`` end to end at those sizes (the synthetic engine
@@ -45,7 +47,7 @@ from sklearn.preprocessing import normalize
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from recommender import synthetic
-from recommender.artifacts import save_engine
+from recommender.artifacts import load_engine, save_engine
 from recommender.batch import run_batch, score_rows
 from recommender.candidates import CANDIDATE_POOL, candidate_count
 from recommender.engine import Engine, EngineConfig
@@ -162,6 +164,15 @@ def bench(n: int, n_queries: int, k: int, query_terms: int, workdir: Path) -> di
               "expansion_s": round(expansion, 1)}
 
     store = Store(workdir / f"bench-{n}.db")
+    saved = save_engine(engine, workdir / f"bench-{n}.artifacts")
+    report["artifact_mb"] = round(sum(f.stat().st_size for f in saved.iterdir()) / 2**20)
+    start = time.perf_counter()
+    worker = load_engine(saved, Catalogue(store, lists=False), verify=True)  # as a server worker loads it
+    report["load_s"] = round(time.perf_counter() - start, 2)
+    start = time.perf_counter()
+    worker.related(ids[0], k)
+    report["first_live_after_load_ms"] = round(1e3 * (time.perf_counter() - start), 1)
+    del worker
     start = time.perf_counter()
     engine.lists_key = engine.version
     store.lists.replace(engine.lists_key, score_rows(engine, rows, k))

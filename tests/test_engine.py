@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from recommender import artifacts
+from recommender import index as index_module
 from recommender.articles import MAX_K, Article
 from recommender.artifacts import load_engine, save_engine
+from recommender.cosine import postings
 from recommender.engine import Engine, EngineConfig, UnknownArticle
 from recommender.ranking import Filters
 from recommender.store import Store
@@ -103,6 +105,45 @@ def test_artifact_round_trip_and_sync_with_store(tmp_path, corpus):
         store.articles.upsert(corpus[8])
         assert sync_with_store(loaded, store) == 1
         assert "chips-3" in [r.id for r in loaded.related("chips-1", 2)]
+
+
+def _same_postings(found, expected):
+    return (np.array_equal(found.tiles, expected.tiles) and np.array_equal(found.rows, expected.rows)
+            and np.array_equal(found.values, expected.values)
+            and (found.n_rows, found.tile_rows) == (expected.n_rows, expected.tile_rows))
+
+
+def test_a_saved_version_brings_its_postings_so_no_process_inverts_the_rows_again(tmp_path, corpus, monkeypatch):
+    with Store(tmp_path / "s.db") as store:
+        store.articles.upsert_many(corpus[:8])
+        built = Engine(None, store).fit(store.articles.iter_articles())
+        built.add([replace(corpus[0], body="Rewritten: the storm has passed.")])  # a hidden row: saved without it
+        loaded = load_engine(save_engine(built, tmp_path / "model"), store)
+        index = loaded.index
+        assert index.expansion and isinstance(index.postings.rows, np.memmap)
+        assert _same_postings(index.postings, postings(index.expanded))
+        assert _same_postings(index.neighbour_postings, postings(index.matrix))
+
+        expected = [built.related(i, 3) for i in ("storm-1", "chips-1", corpus[0].id)]
+        text = built.related_to_text("Storm floods the coast", "", 3)
+
+        def no_inversion(*args, **kwargs):
+            raise AssertionError("the loaded version inverted its rows again")
+
+        monkeypatch.setattr(index_module, "term_postings", no_inversion)
+        assert [loaded.related(i, 3) for i in ("storm-1", "chips-1", corpus[0].id)] == expected
+        assert loaded.related_to_text("Storm floods the coast", "", 3) == text
+
+
+def test_a_version_saved_without_postings_inverts_its_rows_on_first_search(tmp_path, corpus, monkeypatch):
+    with Store(tmp_path / "s.db") as store:
+        store.articles.upsert_many(corpus[:8])
+        built = Engine(None, store).fit(store.articles.iter_articles())
+        monkeypatch.setattr(artifacts, "_postings_arrays", lambda prefix, inverted: {})
+        loaded = load_engine(save_engine(built, tmp_path / "model"), store)
+        assert loaded.index._postings is None
+        assert loaded.related("storm-1", 3) == built.related("storm-1", 3)
+        assert _same_postings(loaded.index.postings, postings(loaded.index.expanded))
 
 
 def test_sync_after_the_first_reads_only_the_change_log(tmp_path, corpus, monkeypatch):
