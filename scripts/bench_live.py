@@ -67,7 +67,7 @@ def unprunable_share(engine, ids: list[str]) -> list[float]:
     depth, shares = search_depth(5, engine.model_active), []
     for i in ids:
         query = engine.query(i)
-        hits = search(engine, query.search_vector, depth, engine.index.alive.copy(), np.asarray([query.row]), 1)
+        hits = search(engine, query.search_vector, depth, search_mask(engine, query), np.asarray([query.row]), 1)
         kept = hits.scores[0][hits.indices[0] >= 0]
         if kept.size < depth:  # fewer related rows than the depth: nothing to prune against
             continue
@@ -88,12 +88,17 @@ def search_alone(engine, ids: list[str]) -> list[float]:
     depth, times = search_depth(5, engine.model_active), []
     for i in ids:
         query = engine.query(i)
-        mask = engine.index.mask(language=engine.index.languages[query.row] if engine.config.same_language else None,
-                                 exclude=[i])
+        mask = search_mask(engine, query)
         start = time.perf_counter()
         search(engine, query.search_vector, depth, mask, np.asarray([query.row]), 1)
         times.append(time.perf_counter() - start)
     return times
+
+
+def search_mask(engine, query):
+    """The rows a live ranking of a stored article searches without filters: its language's live rows, not itself."""
+    language = engine.index.languages[query.row] if engine.config.same_language else None
+    return engine.index.mask(language=language, exclude=[query.id])
 
 
 def main() -> int:
