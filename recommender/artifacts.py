@@ -36,10 +36,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from recommender.catalogue import Catalogue
-from recommender.cosine import Postings, postings
+from recommender.cosine import Postings
 from recommender.engine import Engine, EngineConfig
 from recommender.features import LinkGraph
-from recommender.index import ArticleIndex
+from recommender.index import ArticleIndex, inverted_postings
 from recommender.model import LinkModel
 from recommender.vectorize import FieldVectorizer
 
@@ -329,8 +329,8 @@ def save_engine(engine: Engine, root: str | os.PathLike) -> Path:
     if index.expansion:
         arrays.update(_csr_arrays("expanded", index.expanded[rows]))
         arrays.update(_postings_arrays("neighbour_postings",
-                                       index.neighbour_postings if every else postings(index.matrix[rows])))
-    arrays.update(_postings_arrays("postings", index.postings if every else postings(index.expanded[rows])))
+                                       index.neighbour_postings if every else inverted_postings(index.matrix[rows])))
+    arrays.update(_postings_arrays("postings", index.postings if every else inverted_postings(index.expanded[rows])))
     if engine.model is not None and engine.graph is not None:
         params["model"], model_arrays = engine.model.get_state()
         arrays.update(model_arrays)

@@ -105,7 +105,7 @@ def postings(rows: sp.csr_matrix, *, tile_rows: int = DEFAULT_TILE_ROWS) -> Post
 
 
 def term_postings(by_term: sp.csr_matrix, n_rows: int, *, tile_rows: int = DEFAULT_TILE_ROWS) -> Postings:
-    """The postings from an already inverted matrix (terms x rows, e.g. ``_inverted`` in the index), sharing its
+    """The postings from an already inverted matrix (terms x rows, e.g. ``index.inverted_postings``), sharing its
     arrays."""
     if tile_rows < 1:
         raise ValueError(f"tile_rows must be at least 1, got {tile_rows}")

@@ -87,7 +87,7 @@ class ArticleIndex:
         """The search rows (``expanded``) inverted and tiled for the top-k kernel (``cosine.top_k``); built on
         first use unless an artifact brought them (:meth:`attach_postings`)."""
         if self._postings is None:
-            self._postings = term_postings(_inverted(self.expanded), self.matrix.shape[0])
+            self._postings = inverted_postings(self.expanded)
         return self._postings
 
     @property
@@ -96,7 +96,7 @@ class ArticleIndex:
         when there is no expansion; built on first use unless attached."""
         if self._neighbour_postings is None:
             self._neighbour_postings = (self.postings if not self.expansion
-                                        else term_postings(_inverted(self.matrix), self.matrix.shape[0]))
+                                        else inverted_postings(self.matrix))
         return self._neighbour_postings
 
     def attach_postings(self, search: Postings, neighbours: Postings | None = None) -> None:
@@ -214,11 +214,12 @@ def _longest_row(queries: sp.csr_matrix | Row) -> int:
     return int(np.diff(sp.csr_matrix(queries).indptr).max(initial=0))
 
 
-def _inverted(rows: sp.csr_matrix) -> sp.csr_matrix:
-    """Term -> rows postings (the transposed rows), sorted by row."""
-    postings = rows.T.tocsr()
-    postings.sort_indices()
-    return postings
+def inverted_postings(rows: sp.csr_matrix) -> Postings:
+    """The index's own (canonical) rows inverted term -> rows, sorted by row, and tiled for the top-k kernel:
+    without the copy and checks ``cosine.postings`` makes of rows from elsewhere."""
+    by_term = rows.T.tocsr()
+    by_term.sort_indices()
+    return term_postings(by_term, rows.shape[0])
 
 
 def prune_rows(rows: sp.csr_matrix, n_terms: int) -> sp.csr_matrix:
